@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "FlowStore",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "FlowStoreCore", targets: ["FlowStoreCore"]),
+        .executable(name: "flowstore", targets: ["flowstore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+    ],
+    targets: [
+        // OpenSSL's libcrypto, linked as a system library: every SHA-256 in FlowStore goes through it.
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Sources/COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // The version store: canonical JSON, objects, refs, history, audit. No CLI or HTTP code.
+        .target(name: "FlowStoreCore", dependencies: ["COpenSSL"]),
+        // The HTTP face: Humanloop- and PromptLayer-compatible routes over FlowStoreCore.
+        .target(
+            name: "FlowStoreServer",
+            dependencies: [
+                "FlowStoreCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The git-like command line, as a library so tests can drive it in-process.
+        .target(
+            name: "FlowStoreCLI",
+            dependencies: [
+                "FlowStoreCore",
+                "FlowStoreServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "flowstore", dependencies: ["FlowStoreCLI"]),
+        .testTarget(name: "FlowStoreCoreTests", dependencies: ["FlowStoreCore"], resources: []),
+        .testTarget(name: "FlowStoreCLITests", dependencies: ["FlowStoreCLI", "FlowStoreCore"]),
+        .testTarget(
+            name: "FlowStoreServerTests",
+            dependencies: ["FlowStoreServer", "FlowStoreCore", "FlowStoreCLI"]
+        ),
+    ]
+)

@@ -1,0 +1,5 @@
+import ArgumentParser
+
+public struct FlowStoreCommand: ParsableCommand {
+    public init() {}
+}

@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thin, throwing wrappers over the POSIX calls the on-disk backend needs.
+///
+/// Durability needs exact control over `fsync` and `rename`, which Foundation's file APIs
+/// hide; so the store talks to the kernel directly, in one place.
+enum POSIXFile {
+    /// Reads a whole file; `nil` when it does not exist.
+    static func read(_ path: String) throws(StoreError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw .io(path: path, message: lastError())
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .io(path: path, message: lastError()) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw .io(path: path, message: "is a directory") }
+        var out = [UInt8](repeating: 0, count: Int(st.st_size))
+        var done = 0
+        while done < out.count {
+            let n = out.withUnsafeMutableBytes { buf in
+                Glibc.read(fd, buf.baseAddress! + done, buf.count - done)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, message: lastError())
+            }
+            if n == 0 { out.removeSubrange(done...); break }
+            done += n
+        }
+        return out
+    }
+
+    /// Writes `bytes` to `path` so that readers see either nothing or the whole file:
+    /// a temp file in `tempDirectory` (same file system), fsync, rename, fsync of the directory.
+    static func writeAtomically(
+        _ bytes: [UInt8], to path: String, tempDirectory: String, sync: Bool = true
+    ) throws(StoreError) {
+        let temp = tempDirectory + "/tmp-" + randomToken()
+        try writeNew(bytes, to: temp, sync: sync)
+        guard rename(temp, path) == 0 else {
+            let message = lastError()
+            unlink(temp)
+            throw .io(path: path, message: message)
+        }
+        if sync { try syncDirectory(parent(of: path)) }
+    }
+
+    /// Creates `path` exclusively and writes `bytes` to it.
+    static func writeNew(_ bytes: [UInt8], to path: String, sync: Bool) throws(StoreError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
+        guard fd >= 0 else { throw .io(path: path, message: lastError()) }
+        var ok = true
+        var message = ""
+        bytes.withUnsafeBytes { buf in
+            var done = 0
+            while done < buf.count {
+                let n = write(fd, buf.baseAddress! + done, buf.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    ok = false
+                    message = lastError()
+                    return
+                }
+                done += n
+            }
+        }
+        if ok, sync, fsync(fd) != 0 {
+            ok = false
+            message = lastError()
+        }
+        close(fd)
+        if !ok {
+            unlink(path)
+            throw .io(path: path, message: message)
+        }
+    }
+
+    static func syncDirectory(_ path: String) throws(StoreError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(path: path, message: lastError()) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .io(path: path, message: lastError()) }
+    }
+
+    /// `mkdir -p`; directories that already exist are fine.
+    static func makeDirectories(_ path: String) throws(StoreError) {
+        if isDirectory(path) { return }
+        let up = parent(of: path)
+        if up != path, !up.isEmpty { try makeDirectories(up) }
+        if mkdir(path, 0o755) != 0, errno != EEXIST {
+            throw .io(path: path, message: lastError())
+        }
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// Modification time in seconds since the epoch, or nil when the entry is gone.
+    static func modificationTime(_ path: String) -> Int? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return Int(st.st_mtim.tv_sec)
+    }
+
+    /// Names in a directory (not `.`/`..`); empty when it does not exist.
+    static func list(_ path: String) throws(StoreError) -> [String] {
+        guard let dir = opendir(path) else {
+            if errno == ENOENT { return [] }
+            throw .io(path: path, message: lastError())
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    static func remove(_ path: String) throws(StoreError) {
+        if unlink(path) != 0, errno != ENOENT { throw .io(path: path, message: lastError()) }
+    }
+
+    static func removeDirectoryIfEmpty(_ path: String) {
+        rmdir(path)
+    }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    static func lastError() -> String {
+        String(cString: strerror(errno))
+    }
+}

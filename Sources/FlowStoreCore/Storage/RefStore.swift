@@ -1,0 +1,166 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The mutable half of the store: names that point at event objects (the head of each ref's
+/// audit chain). Everything a ref "means" is read from that event, so the ref itself is only
+/// a cache of the chain head and can be rebuilt from objects.
+public protocol RefStore: Sendable {
+    /// The event the ref points at, or `nil` if the ref was never written.
+    func read(_ name: RefName) throws(StoreError) -> ObjectID?
+    /// Moves the ref from `expected` to `new` atomically, or throws `refConflict` when someone
+    /// else moved it first. `expected == nil` means "the ref must not exist yet".
+    func compareAndSwap(_ name: RefName, expected: ObjectID?, new: ObjectID) throws(StoreError)
+    /// Every ref whose name starts with `prefix` (a whole segment prefix such as `files/abc…/`),
+    /// sorted by name.
+    func list(prefix: String) throws(StoreError) -> [(name: RefName, event: ObjectID)]
+}
+
+/// A ref name: `/`-separated segments, each safe to use as a file name.
+public struct RefName: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(_ rawValue: String) throws(StoreError) {
+        let segments = rawValue.split(separator: "/", omittingEmptySubsequences: false)
+        for segment in segments {
+            if let reason = NameRules.problem(with: segment) {
+                throw .invalidName(kind: "ref name", name: rawValue, reason: reason)
+            }
+        }
+        self.rawValue = rawValue
+    }
+
+    /// For names assembled from already-validated parts (paths, labels, hex ids).
+    init(validated rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+    public static func < (a: RefName, b: RefName) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// The rules every path segment, label, environment and ref segment follows, so that any
+/// name a user can type maps to exactly one file inside the store and never outside it.
+public enum NameRules {
+    /// Longest segment in UTF-8 bytes; leaves room for `.lock`/`.ref` within the 255-byte file name limit.
+    public static let maxSegmentBytes = 200
+
+    /// Why `segment` is not acceptable, or `nil` when it is.
+    public static func problem(with segment: some StringProtocol) -> String? {
+        if segment.isEmpty { return "empty segment" }
+        if segment == "." || segment == ".." { return "'.' and '..' are not allowed" }
+        if segment.utf8.count > maxSegmentBytes { return "segment longer than \(maxSegmentBytes) bytes" }
+        if segment.hasPrefix(".") { return "segments may not start with '.'" }
+        if segment.hasSuffix(".ref") || segment.hasSuffix(".lock") {
+            return "segments may not end with '.ref' or '.lock'"
+        }
+        for scalar in segment.unicodeScalars {
+            if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) {
+                return "control characters are not allowed"
+            }
+            if scalar == "\\" { return "backslashes are not allowed" }
+            if scalar == "/" { return "'/' separates segments" }
+        }
+        if segment.first?.isWhitespace == true || segment.last?.isWhitespace == true {
+            return "segments may not begin or end with whitespace"
+        }
+        return nil
+    }
+}
+
+/// Refs as files under `refs/`: `refs/<name>.ref` holds the event id on one line.
+///
+/// Writers take an exclusive `flock` on `refs/<name>.lock`, compare, write a temp file, fsync,
+/// and rename over the ref. A writer killed at any point leaves the old ref intact, and its
+/// lock dies with it (flock locks are released by the kernel), so nothing stays stuck.
+public struct FileRefStore: RefStore {
+    public let directory: String
+    public let tempDirectory: String
+
+    public init(directory: String, tempDirectory: String) {
+        self.directory = directory
+        self.tempDirectory = tempDirectory
+    }
+
+    func path(of name: RefName) -> String { "\(directory)/\(name.rawValue).ref" }
+
+    public func read(_ name: RefName) throws(StoreError) -> ObjectID? {
+        try readFile(path(of: name), name: name.rawValue)
+    }
+
+    private func readFile(_ path: String, name: String) throws(StoreError) -> ObjectID? {
+        guard let bytes = try POSIXFile.read(path) else { return nil }
+        var text = String(decoding: bytes, as: UTF8.self)
+        if text.hasSuffix("\n") { text.removeLast() }
+        guard let id = ObjectID(hex: text) else {
+            throw .io(path: path, message: "ref \(name) does not hold an object id")
+        }
+        return id
+    }
+
+    public func compareAndSwap(_ name: RefName, expected: ObjectID?, new: ObjectID) throws(StoreError) {
+        let file = path(of: name)
+        try POSIXFile.makeDirectories(POSIXFile.parent(of: file))
+        let lockPath = "\(directory)/\(name.rawValue).lock"
+        let fd = try lock(lockPath)
+        defer {
+            unlink(lockPath)
+            close(fd)
+        }
+        let current = try read(name)
+        guard current == expected else {
+            throw .refConflict(ref: name.rawValue, expected: expected, actual: current)
+        }
+        try POSIXFile.writeAtomically(Array("\(new.hex)\n".utf8), to: file, tempDirectory: tempDirectory)
+    }
+
+    /// Takes the exclusive lock, making sure the lock file we hold is still the one on disk
+    /// (a previous holder unlinks it on release).
+    private func lock(_ lockPath: String) throws(StoreError) -> Int32 {
+        while true {
+            let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw .io(path: lockPath, message: POSIXFile.lastError()) }
+            while flock(fd, LOCK_EX) != 0 {
+                if errno != EINTR {
+                    let message = POSIXFile.lastError()
+                    close(fd)
+                    throw .io(path: lockPath, message: message)
+                }
+            }
+            var held = stat()
+            var onDisk = stat()
+            if fstat(fd, &held) == 0, stat(lockPath, &onDisk) == 0,
+                held.st_ino == onDisk.st_ino, held.st_dev == onDisk.st_dev
+            {
+                return fd
+            }
+            close(fd)
+        }
+    }
+
+    public func list(prefix: String) throws(StoreError) -> [(name: RefName, event: ObjectID)] {
+        var found: [(name: RefName, event: ObjectID)] = []
+        // Walk only the directory the prefix names, then filter by the full prefix.
+        let dirPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
+        try walk(relative: dirPart) { (relative: String) throws(StoreError) in
+            guard relative.hasPrefix(prefix),
+                let event = try readFile("\(directory)/\(relative).ref", name: relative),
+                let name = try? RefName(relative)
+            else { return }
+            found.append((name, event))
+        }
+        return found.sorted { $0.name < $1.name }
+    }
+
+    private func walk(relative: String, _ visit: (String) throws(StoreError) -> Void) throws(StoreError) {
+        let dir = relative.isEmpty ? directory : "\(directory)/\(relative)"
+        for entry in try POSIXFile.list(dir).sorted() {
+            let child = relative.isEmpty ? entry : "\(relative)/\(entry)"
+            if entry.hasSuffix(".ref") {
+                try visit(String(child.dropLast(4)))
+            } else if !entry.hasPrefix("."), !entry.hasSuffix(".lock"), POSIXFile.isDirectory("\(dir)/\(entry)") {
+                try walk(relative: child, visit)
+            }
+        }
+    }
+}

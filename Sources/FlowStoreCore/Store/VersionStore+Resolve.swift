@@ -1,0 +1,114 @@
+/// Revision syntax, modelled on git's (spec/FORMAT.md, "Naming versions"):
+///
+/// | form | meaning |
+/// |---|---|
+/// | `PATH` | the file's head |
+/// | `PATH@NAME` | label NAME, else environment NAME |
+/// | `PATH@labels/NAME`, `PATH@environments/NAME` | explicitly one or the other |
+/// | `PATH#N` | version number N |
+/// | `ID` | a full id or a unique prefix of at least 4 hex characters |
+/// | any of these + `~K` | K first-parent steps back (`~` alone is `~1`) |
+extension VersionStore {
+    /// Resolves a revision to a version id.
+    public func resolveVersion(_ spec: String) throws(StoreError) -> ObjectID {
+        let id = try resolve(spec)
+        _ = try version(id)  // type check: the spec must name a version
+        return id
+    }
+
+    /// Resolves a revision, or an object id of any type, to an object id.
+    public func resolve(_ spec: String) throws(StoreError) -> ObjectID {
+        guard !spec.isEmpty else { throw .invalidInput("empty revision") }
+        var base = Substring(spec)
+        var steps = 0
+        // Trailing ~K / ~ suffixes, read right to left.
+        while let tilde = base.lastIndex(of: "~") {
+            let digits = base[base.index(after: tilde)...]
+            guard digits.isEmpty || digits.allSatisfy(\.isASCII) && Int(digits) != nil else { break }
+            steps += digits.isEmpty ? 1 : Int(digits) ?? 0
+            base = base[..<tilde]
+        }
+        let start = try resolveBase(String(base), original: spec)
+        return steps == 0 ? start : try ancestor(of: start, steps: steps)
+    }
+
+    private func resolveBase(_ base: String, original: String) throws(StoreError) -> ObjectID {
+        // A whole path wins, so paths may contain '@' or '#'.
+        if let path = try? FlowPath(base), let file = try fileID(at: path) {
+            guard let head = try target(of: RefNames.head(file)) else { throw .versionNotFound(original) }
+            return head
+        }
+        if let hash = base.lastIndex(of: "#"), let number = Int(base[base.index(after: hash)...]),
+            let path = try? FlowPath(String(base[..<hash])), try fileID(at: path) != nil
+        {
+            return try version(numbered: number, of: path)
+        }
+        if let at = base.lastIndex(of: "@"), let path = try? FlowPath(String(base[..<at])),
+            let file = try fileID(at: path)
+        {
+            return try resolveNamed(String(base[base.index(after: at)...]), file: file, path: path)
+        }
+        if ObjectID.isPrefix(base), base.utf8.count >= 4 {
+            return try expand(prefix: base)
+        }
+        if let path = try? FlowPath(base.split(separator: "@").first.map(String.init) ?? base) {
+            throw .fileNotFound(path.rawValue)
+        }
+        throw .versionNotFound(original)
+    }
+
+    private func resolveNamed(_ name: String, file: ObjectID, path: FlowPath) throws(StoreError) -> ObjectID {
+        var kinds = RefKind.allCases
+        var labelText = name
+        for kind in RefKind.allCases where name.hasPrefix("\(kind.rawValue)/") {
+            kinds = [kind]
+            labelText = String(name.dropFirst(kind.rawValue.count + 1))
+        }
+        let label = try RefLabel(labelText)
+        for kind in kinds {
+            if let target = try target(of: RefNames.named(file, kind, label)) { return target }
+        }
+        throw .refNotFound("\(path.rawValue)@\(name)")
+    }
+}
+
+/// One audit record: an event and its id.
+public struct AuditEntry: Sendable, Equatable {
+    public var id: ObjectID
+    public var event: EventObject
+}
+
+extension VersionStore {
+    /// The events of every ref of a file (or of the whole store), newest first. Each ref's
+    /// chain is walked through `prev` links, so what is shown is exactly what the chain proves.
+    public func audit(path: FlowPath? = nil, limit: Int? = nil) throws(StoreError) -> [AuditEntry] {
+        var heads: [(name: RefName, event: ObjectID)]
+        if let path {
+            let file = try requireFile(at: path)
+            heads = try refs.list(prefix: RefNames.filePrefix(file))
+            if let pathHead = try refs.read(RefNames.path(path)) { heads.append((RefNames.path(path), pathHead)) }
+        } else {
+            heads = try refs.list(prefix: "")
+        }
+        // (entry, depth in its chain): same-millisecond events of one ref keep chain order.
+        var entries: [(AuditEntry, Int)] = []
+        for (_, head) in heads {
+            var next: ObjectID? = head
+            var depth = 0
+            while let id = next {
+                let event = try event(id)
+                entries.append((AuditEntry(id: id, event: event), depth))
+                next = event.prev
+                depth += 1
+            }
+        }
+        entries.sort { a, b in
+            if a.0.event.time != b.0.event.time { return a.0.event.time > b.0.event.time }
+            if a.0.event.ref != b.0.event.ref { return a.0.event.ref < b.0.event.ref }
+            return a.1 < b.1
+        }
+        let ordered = entries.map(\.0)
+        guard let limit else { return ordered }
+        return Array(ordered.prefix(limit))
+    }
+}

@@ -1,0 +1,125 @@
+/// The version store: flows and agents as immutable objects, refs that name versions, and an
+/// audit chain of events behind every ref move. The CLI and the HTTP server are thin faces
+/// over this type; it knows nothing of either.
+public struct VersionStore: Sendable {
+    /// On-disk format version written to `flowstore.json`; bumped on incompatible changes.
+    public static let formatVersion = 1
+    public static let configFileName = "flowstore.json"
+
+    public let objects: any ObjectStore
+    public let refs: any RefStore
+    /// The store directory, when the store lives on disk.
+    public let root: String?
+    /// Produces timestamps; injectable so tests are deterministic.
+    public let clock: @Sendable () -> String
+
+    public init(
+        objects: any ObjectStore, refs: any RefStore, root: String? = nil,
+        clock: @escaping @Sendable () -> String = Timestamp.now
+    ) {
+        self.objects = objects
+        self.refs = refs
+        self.root = root
+        self.clock = clock
+    }
+
+    /// Creates the store layout (idempotent: an existing store is left as it is).
+    @discardableResult
+    public static func initialize(
+        at root: String, clock: @escaping @Sendable () -> String = Timestamp.now
+    ) throws(StoreError) -> VersionStore {
+        let root = normalize(root)
+        if POSIXFile.exists(root), !POSIXFile.isDirectory(root) {
+            throw .io(path: root, message: "exists and is not a directory")
+        }
+        for dir in ["objects", "refs", "tmp"] { try POSIXFile.makeDirectories("\(root)/\(dir)") }
+        let config = "\(root)/\(configFileName)"
+        if !POSIXFile.exists(config) {
+            let body: JSONValue = ["format": .number(Double(formatVersion)), "type": "flowstore"]
+            let bytes = (try? CanonicalJSON.encode(body)) ?? []
+            try POSIXFile.writeAtomically(bytes + [0x0a], to: config, tempDirectory: "\(root)/tmp")
+        }
+        return try open(at: root, clock: clock)
+    }
+
+    /// Opens an existing store; refuses a directory that is not one, so a typo in `--store`
+    /// never scatters objects into a random folder.
+    public static func open(
+        at root: String, clock: @escaping @Sendable () -> String = Timestamp.now
+    ) throws(StoreError) -> VersionStore {
+        let root = normalize(root)
+        guard let config = try POSIXFile.read("\(root)/\(configFileName)") else { throw .notAStore(root) }
+        guard let value = try? JSONParser.parse(config), value["type"]?.stringValue == "flowstore",
+            let format = value["format"]?.intValue
+        else {
+            throw .io(path: "\(root)/\(configFileName)", message: "not a FlowStore configuration file")
+        }
+        guard format == formatVersion else {
+            throw .io(path: root, message: "store format \(format) is not supported (this build reads \(formatVersion))")
+        }
+        let tmp = "\(root)/tmp"
+        try POSIXFile.makeDirectories(tmp)
+        return VersionStore(
+            objects: FileObjectStore(directory: "\(root)/objects", tempDirectory: tmp),
+            refs: FileRefStore(directory: "\(root)/refs", tempDirectory: tmp),
+            root: root,
+            clock: clock)
+    }
+
+    private static func normalize(_ path: String) -> String {
+        var p = path.isEmpty ? "." : path
+        while p.count > 1, p.hasSuffix("/") { p.removeLast() }
+        return p
+    }
+
+    // MARK: Objects
+
+    /// Canonicalises and stores an object, returning its id.
+    @discardableResult
+    public func write(_ object: StoredObject) throws(StoreError) -> ObjectID {
+        try objects.put(object.canonicalBytes())
+    }
+
+    /// Reads, verifies and decodes any object.
+    public func object(_ id: ObjectID) throws(StoreError) -> StoredObject {
+        try StoredObject.decode(id: id, bytes: try objects.get(id))
+    }
+
+    public func version(_ id: ObjectID) throws(StoreError) -> VersionObject {
+        let object = try object(id)
+        guard case .version(let v) = object else { throw .wrongObjectType(id, expected: "version", actual: object.typeName) }
+        return v
+    }
+
+    public func content(_ id: ObjectID) throws(StoreError) -> ContentObject {
+        let object = try object(id)
+        guard case .content(let c) = object else { throw .wrongObjectType(id, expected: "content", actual: object.typeName) }
+        return c
+    }
+
+    public func event(_ id: ObjectID) throws(StoreError) -> EventObject {
+        let object = try object(id)
+        guard case .event(let e) = object else { throw .wrongObjectType(id, expected: "event", actual: object.typeName) }
+        return e
+    }
+
+    public func fileObject(_ id: ObjectID) throws(StoreError) -> FileObject {
+        let object = try object(id)
+        guard case .file(let f) = object else { throw .wrongObjectType(id, expected: "file", actual: object.typeName) }
+        return f
+    }
+
+    /// Expands an abbreviated id (at least 4 hex characters) to the one object it names.
+    public func expand(prefix: String) throws(StoreError) -> ObjectID {
+        if let id = ObjectID(hex: prefix) { return id }
+        guard prefix.utf8.count >= 4, ObjectID.isPrefix(prefix) else {
+            throw .invalidInput("\(quoted(prefix)) is not an object id (give at least 4 lowercase hex characters)")
+        }
+        let matches = try objects.ids(withPrefix: prefix)
+        switch matches.count {
+        case 0: throw .unknownObjectPrefix(prefix)
+        case 1: return matches[0]
+        default: throw .ambiguousPrefix(prefix, candidates: matches)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import FlowStoreCLI
+
+FlowStoreCommand.main()
