@@ -1,3 +1,3 @@
 import FlowStoreCLI
 
-FlowStoreCommand.main()
+await FlowStoreCommand.main()

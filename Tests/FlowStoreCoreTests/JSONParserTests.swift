@@ -106,6 +106,7 @@ private let errorCases: [ParserErrorCase] = [
     ParserErrorCase("\"ab\\\"", .unexpectedEnd, at: 5),
     ParserErrorCase("\"\\", .unexpectedEnd, at: 2),
     ParserErrorCase("\"\\u12", .unexpectedEnd, at: 5),
+    ParserErrorCase("\"\\u12\"", .invalidEscape, at: 1),
     ParserErrorCase("\"a\u{1}b\"", .controlCharacterInString, at: 2),
     ParserErrorCase("\"\t\"", .controlCharacterInString, at: 1),
     ParserErrorCase("\"\n\"", .controlCharacterInString, at: 1),

@@ -345,9 +345,9 @@ private struct Scanner {
 
     /// Reads the four hex digits after `\u` (already consumed).
     mutating func parseHex4(escapeStart: Int) throws(JSONError) -> UInt16 {
-        guard pos + 4 <= bytes.count else { throw fail(.unexpectedEnd, at: bytes.count) }
         var value: UInt16 = 0
         for _ in 0..<4 {
+            guard pos < bytes.count else { throw fail(.unexpectedEnd, at: pos) }
             let byte = bytes[pos]
             let digit: UInt8
             switch byte {
