@@ -151,7 +151,7 @@ struct JSONParserTests {
         #expect(try JSONParser.parse("{}") == .object(JSONObject()))
         #expect(try JSONParser.parse("[ 1 , [ ] , { } , \"x\" ]") == [1, [], .object(JSONObject()), "x"])
         let object = try JSONParser.parse("{\"b\": [true, null], \"a\": {\"c\": \"d\"}}")
-        #expect(object == ["a": ["c": "d"], "b": [true, nil]])
+        #expect(object == ["a": ["c": "d"], "b": [true, .null]])
         #expect(object.objectValue?.keys == ["a", "b"])
     }
 
@@ -242,6 +242,32 @@ struct JSONParserTests {
         #expect(object["k1234"] == 1234)
         let duplicate = "{" + indices.map { "\"k\($0)\":0" }.joined(separator: ",") + ",\"k77\":1}"
         #expect(parseError(duplicate) == JSONError(.duplicateKey("k77"), offset: duplicate.utf8.count - 8))
+    }
+
+    @Test func firstRepeatInTheDocumentIsReported() {
+        // "b" repeats at offset 19, "a" only later at 31, although "a" sorts first.
+        let text = #"{"b":1,"a":2,"c":3,"b":4,"x":5,"a":6,"b":7}"#
+        #expect(parseError(text) == JSONError(.duplicateKey("b"), offset: 19))
+        #expect(parseError(#"{"z":0,"a":1,"a":2,"a":3}"#) == JSONError(.duplicateKey("a"), offset: 13))
+    }
+
+    /// The parser sorts keys on UTF-8 bytes; that must agree exactly with the UTF-16 order
+    /// `JSONObject.compareKeys` defines, including the surrogate/private-use inversion.
+    @Test func utf8KeyOrderMatchesUTF16Order() {
+        let pool: [Unicode.Scalar] = [
+            "a", "b", "\u{0}", "\u{7F}", "\u{80}", "\u{7FF}", "\u{800}", "\u{D7FF}", "\u{E000}", "\u{EFFF}",
+            "\u{F000}", "\u{FB33}", "\u{FFFF}", "\u{10000}", "\u{1F600}", "\u{10FFFF}", "é", "\u{301}",
+        ]
+        var random = JCSTestRandom(seed: 99)
+        for _ in 0..<20_000 {
+            var a = String.UnicodeScalarView()
+            var b = String.UnicodeScalarView()
+            for _ in 0..<random.int(in: 0...3) { a.append(random.pick(pool)) }
+            b = random.bool() ? a : String.UnicodeScalarView()
+            for _ in 0..<random.int(in: 0...3) { b.append(random.pick(pool)) }
+            let (x, y) = (String(a), String(b))
+            #expect(KeyOrder.compare(x, y) == JSONObject.compareKeys(x, y), "\(Array(a)) \(Array(b))")
+        }
     }
 
     @Test func validUTF8IsAccepted() throws {

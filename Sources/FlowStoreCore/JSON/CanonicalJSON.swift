@@ -183,12 +183,15 @@ public enum CanonicalJSON {
 /// without leading or trailing zeros, and the position of the decimal point relative to them.
 private struct ShortestDigits {
     /// ASCII digits, first and last non-zero.
-    var digits: [UInt8] = []
+    let digits: [UInt8]
     /// `n` in ECMAScript's terms: the value is 0.digits × 10^n.
-    var pointPosition = 0
+    let pointPosition: Int
 
     /// Reads text like `123.45`, `0.00123`, `1e-07` or `1.2345e+20`.
     init(_ text: String) {
+        // Locals only, assigned once at the end: Swift 6.3's debug exclusivity checks trip
+        // over in-place mutation of `self`'s stored properties inside this loop.
+        var found: [UInt8] = []
         var digitsBeforePoint: Int?
         var zerosAfterPointBeforeDigits = 0
         var exponent = 0
@@ -198,13 +201,13 @@ private struct ShortestDigits {
             switch byte {
             case 0x30...0x39 where inExponent:
                 exponent = exponent * 10 + Int(byte - 0x30)
-            case 0x30 where digits.isEmpty:
+            case 0x30 where found.isEmpty:
                 // Leading zero: only shifts the point when it comes after it.
                 if digitsBeforePoint != nil { zerosAfterPointBeforeDigits += 1 }
             case 0x30...0x39:
-                digits.append(byte)
+                found.append(byte)
             case 0x2E:
-                digitsBeforePoint = digits.count
+                digitsBeforePoint = found.count
             case 0x65, 0x45:
                 inExponent = true
             case 0x2D where inExponent:
@@ -213,8 +216,9 @@ private struct ShortestDigits {
                 break  // "+" of the exponent
             }
         }
-        let before = digitsBeforePoint ?? digits.count
+        let before = digitsBeforePoint ?? found.count
+        while found.last == 0x30 { found.removeLast() }
+        digits = found
         pointPosition = before - zerosAfterPointBeforeDigits + (exponentNegative ? -exponent : exponent)
-        while digits.last == 0x30 { digits.removeLast() }
     }
 }

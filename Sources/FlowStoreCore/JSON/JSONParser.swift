@@ -165,7 +165,7 @@ private struct Scanner {
 
     mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
         pos += 1  // {
-        var pairs: [(String, JSONValue)] = []
+        var members: [JSONObject.Member] = []
         var keyOffsets: [Int] = []
         skipWhitespace()
         if pos < bytes.count, bytes[pos] == Byte.closeBrace {
@@ -180,7 +180,7 @@ private struct Scanner {
             guard pos < bytes.count, bytes[pos] == Byte.colon else { throw unexpected() }
             pos += 1
             skipWhitespace()
-            pairs.append((key, try parseValue(depth: depth)))
+            members.append(JSONObject.Member(key: key, value: try parseValue(depth: depth)))
             skipWhitespace()
             guard pos < bytes.count else { throw fail(.unexpectedEnd, at: pos) }
             switch bytes[pos] {
@@ -189,42 +189,43 @@ private struct Scanner {
                 skipWhitespace()
             case Byte.closeBrace:
                 pos += 1
-                return .object(try makeObject(pairs, keyOffsets: keyOffsets))
+                return .object(try makeObject(members, keyOffsets: keyOffsets))
             default:
                 throw unexpected()
             }
         }
     }
 
-    /// Builds the object in canonical order. `JSONObject(pairs:)` inserts each member at its
-    /// sorted position, which is quadratic for large objects written out of order, so the
-    /// pairs are sorted first unless they already are (canonical input always is).
-    func makeObject(_ pairs: [(String, JSONValue)], keyOffsets: [Int]) throws(JSONError) -> JSONObject {
-        var sorted = pairs
+    /// Puts the members in canonical order and rejects a repeated key, in O(n log n).
+    /// Canonical input is already in order and costs one comparison per member.
+    func makeObject(_ members: [JSONObject.Member], keyOffsets: [Int]) throws(JSONError) -> JSONObject {
         var inOrder = true
-        for i in sorted.indices.dropFirst()
-        where JSONObject.compareKeys(sorted[i - 1].0, sorted[i].0) != .orderedAscending {
+        for i in members.indices.dropFirst()
+        where KeyOrder.compare(members[i - 1].key, members[i].key) != .orderedAscending {
             inOrder = false
             break
         }
-        if !inOrder {
-            sorted.sort { JSONObject.compareKeys($0.0, $1.0) == .orderedAscending }
-        }
-        do {
-            return try JSONObject(pairs: sorted)
-        } catch {
-            // Report the second occurrence, in document order, of the repeated key.
-            throw fail(error.kind, at: duplicateOffset(pairs, keyOffsets: keyOffsets) ?? pos)
-        }
-    }
+        if inOrder { return JSONObject(sortedUniqueMembers: members) }
 
-    func duplicateOffset(_ pairs: [(String, JSONValue)], keyOffsets: [Int]) -> Int? {
-        var seen: [(String, Int)] = []
-        for (index, pair) in pairs.enumerated() {
-            if seen.contains(where: { JSONObject.sameKey($0.0, pair.0) }) { return keyOffsets[index] }
-            seen.append((pair.0, index))
+        // Sort member indices by key, ties in document order, so each run of equal keys
+        // starts with its first occurrence and the second one is next to it.
+        let order = members.indices.sorted { a, b in
+            switch KeyOrder.compare(members[a].key, members[b].key) {
+            case .orderedAscending: true
+            case .orderedDescending: false
+            case .orderedSame: a < b
+            }
         }
-        return nil
+        // Among all repeated keys, report the repeat that comes first in the document.
+        var firstRepeat: Int?
+        for (previous, current) in zip(order, order.dropFirst())
+        where KeyOrder.compare(members[previous].key, members[current].key) == .orderedSame {
+            firstRepeat = min(firstRepeat ?? current, current)
+        }
+        if let index = firstRepeat {
+            throw fail(.duplicateKey(members[index].key), at: keyOffsets[index])
+        }
+        return JSONObject(sortedUniqueMembers: order.map { members[$0] })
     }
 
     // MARK: Strings
@@ -473,3 +474,36 @@ private let exactPowersOfTen: [Double] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ]
+
+/// RFC 8785 key order (UTF-16 code units, unsigned), computed on UTF-8 bytes: the same
+/// result as `JSONObject.compareKeys` without decoding to UTF-16.
+///
+/// Where two valid UTF-8 strings first differ, both are at the same position of a scalar,
+/// and UTF-8 byte order is scalar order. UTF-16 order differs from scalar order in one
+/// case only: a scalar in U+E000...U+FFFF (lead byte 0xEE or 0xEF) sorts *after* a
+/// supplementary scalar (lead byte 0xF0...0xF4), whose high surrogate is 0xD800...0xDBFF.
+enum KeyOrder {
+    static func compare(_ a: String, _ b: String) -> ComparisonOrder {
+        let result = a.utf8.withContiguousStorageIfAvailable { a in
+            b.utf8.withContiguousStorageIfAvailable { b in compare(a, b) }
+        }
+        return (result ?? nil) ?? JSONObject.compareKeys(a, b)
+    }
+
+    static func compare(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> ComparisonOrder {
+        let common = min(a.count, b.count)
+        var i = 0
+        while i < common {
+            let x = a[i]
+            let y = b[i]
+            if x != y {
+                if x >= 0xF0, y == 0xEE || y == 0xEF { return .orderedAscending }
+                if y >= 0xF0, x == 0xEE || x == 0xEF { return .orderedDescending }
+                return x < y ? .orderedAscending : .orderedDescending
+            }
+            i += 1
+        }
+        if a.count == b.count { return .orderedSame }
+        return a.count < b.count ? .orderedAscending : .orderedDescending
+    }
+}

@@ -81,6 +81,12 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         }
     }
 
+    /// For `JSONParser`, which sorts and checks for repeats itself in O(n log n): `members`
+    /// must already be in canonical order with no repeated key.
+    init(sortedUniqueMembers members: [Member]) {
+        self.members = members
+    }
+
     public var count: Int { members.count }
     public var isEmpty: Bool { members.isEmpty }
     public var keys: [String] { members.map(\.key) }
@@ -145,11 +151,12 @@ public enum ComparisonOrder: Sendable {
     case orderedAscending, orderedSame, orderedDescending
 }
 
-extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+// No ExpressibleByNilLiteral: with it, `object[key] == nil` would silently compare against
+// JSON null instead of "absent".
+extension JSONValue: ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
     ExpressibleByDictionaryLiteral
 {
-    public init(nilLiteral: ()) { self = .null }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(integerLiteral value: Int) { self = .number(Double(value)) }
     public init(floatLiteral value: Double) { self = .number(value) }

@@ -61,24 +61,37 @@ extension VersionStore {
         try Definition.validate(new.definition, kind: new.kind)
         if let name = new.name, name.isEmpty { throw .invalidInput("version name may not be empty") }
 
-        var fileCreated = false
-        let file: ObjectID
-        if let existing = try fileID(at: new.path) {
-            file = existing
-            let kind = try fileObject(file).kind
-            guard kind == new.kind else { throw .kindMismatch(path: new.path.rawValue, existing: kind, requested: new.kind) }
-        } else {
-            guard new.createFile else { throw .fileNotFound(new.path.rawValue) }
-            file = try createFile(path: new.path, kind: new.kind, author: author)
-            fileCreated = true
+        let existing = try fileID(at: new.path)
+        if let existing {
+            try checkKind(of: existing, new)
+        } else if !new.createFile {
+            throw .fileNotFound(new.path.rawValue)
         }
         if let base = new.base {
-            guard try version(base).file == file else {
-                throw .invalidInput("base version \(base.short) belongs to another file")
+            guard let existing, try version(base).file == existing else {
+                throw .invalidInput("base version \(base.short) is not a version of \(quoted(new.path.rawValue))")
+            }
+        }
+        var fileCreated = false
+        let file: ObjectID
+        if let existing {
+            file = existing
+        } else {
+            do {
+                file = try createFile(path: new.path, kind: new.kind, author: author)
+                fileCreated = true
+            } catch .fileExists {
+                // Another writer created it a moment ago: add to theirs.
+                guard let created = try fileID(at: new.path) else { throw .fileExists(new.path.rawValue) }
+                try checkKind(of: created, new)
+                file = created
             }
         }
 
-        let contentID = try write(.content(ContentObject(kind: new.kind, definition: new.definition)))
+        // Nothing is written until every check has passed: a refused request leaves no trace.
+        let content = StoredObject.content(ContentObject(kind: new.kind, definition: new.definition))
+        let contentBytes = content.canonicalBytes()
+        let contentID = ObjectID(hashing: contentBytes)
         for _ in 0..<Self.casAttempts {
             let headID = try target(of: RefNames.head(file))
             var head: VersionObject?
@@ -96,6 +109,7 @@ extension VersionStore {
                 }
             }
 
+            try objects.put(contentBytes)
             var parents = headID.map { [$0] } ?? []
             if let base = new.base, base != headID { parents.append(base) }
             let version = VersionObject(
@@ -115,6 +129,11 @@ extension VersionStore {
                 file: file, fileCreated: fileCreated, versionID: versionID, version: version, created: true)
         }
         throw .lockTimeout(RefNames.head(file).rawValue)
+    }
+
+    private func checkKind(of file: ObjectID, _ new: NewVersion) throws(StoreError) {
+        let kind = try fileObject(file).kind
+        guard kind == new.kind else { throw .kindMismatch(path: new.path.rawValue, existing: kind, requested: new.kind) }
     }
 
     private func reusable(

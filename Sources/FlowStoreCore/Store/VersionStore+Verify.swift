@@ -53,7 +53,9 @@ extension VersionStore {
 
         for (name, head) in try refs.list(prefix: "") {
             report.refsChecked += 1
-            try checkChain(name, head: head, count: &report.eventsChecked, problem: problem)
+            var events = 0  // not `&report.eventsChecked`: `problem` also writes to `report`
+            try checkChain(name, head: head, count: &events, problem: problem)
+            report.eventsChecked += events
         }
         return report
     }
