@@ -42,6 +42,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "flowstore", dependencies: ["FlowStoreCLI"]),
+        // `swift run -c release flowstore-bench`: the benchmark command (README, "Performance").
+        .executableTarget(name: "flowstore-bench", dependencies: ["FlowStoreCore"]),
         .testTarget(name: "FlowStoreCoreTests", dependencies: ["FlowStoreCore"], resources: []),
         .testTarget(name: "FlowStoreCLITests", dependencies: ["FlowStoreCLI", "FlowStoreCore"]),
         .testTarget(
