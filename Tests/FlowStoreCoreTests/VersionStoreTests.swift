@@ -260,3 +260,40 @@ struct PathTests {
         #expect(!FileManager.default.fileExists(atPath: t.root + "/../escape.ref"))
     }
 }
+
+@Suite("Object store")
+struct ObjectStoreTests {
+    @Test func putRepairsATruncatedCopyInsteadOfTrustingIt() throws {
+        let t = try TestStore()
+        let bytes = Array(#"{"type":"content","kind":"flow","attributes":{"a":1}}"#.utf8)
+        let id = ObjectID(hashing: bytes)
+        // A half-copied file sits where the object belongs (an interrupted `cp -r objects/`).
+        let path = t.objectPath(id)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(bytes.prefix(10)).write(to: URL(fileURLWithPath: path))
+        #expect(throws: StoreError.self) { try t.store.objects.get(id) }
+        #expect(try t.store.objects.put(bytes) == id)
+        #expect(try t.store.objects.get(id) == bytes)
+    }
+
+    @Test func prefixesAndListing() throws {
+        let t = try TestStore()
+        let ids = try (0..<20).map { try t.store.objects.put(Array("[\($0)]".utf8)) }
+        var listed: [ObjectID] = []
+        try t.store.objects.list { listed.append($0) }
+        #expect(Set(listed) == Set(ids))
+        let one = ids[0]
+        #expect(try t.store.expand(prefix: String(one.hex.prefix(8))) == one)
+        #expect(throws: StoreError.self) { try t.store.expand(prefix: "zz") }
+        #expect(throws: StoreError.unknownObjectPrefix("0000000000")) { try t.store.expand(prefix: "0000000000") }
+    }
+
+    @Test func invalidJSONIsRefusedBeforeAnythingIsWritten() throws {
+        let t = try TestStore()
+        let before = try t.snapshot()
+        for text in [#"{"attributes": {"a": 1,}}"#, #"{"attributes": {"a": 1, "a": 2}}"#, "\u{FEFF}{}", #"{"attributes": "\ud800"}"#] {
+            #expect(throws: JSONError.self) { try JSONParser.parse(text) }
+        }
+        #expect(try t.snapshot() == before)
+    }
+}

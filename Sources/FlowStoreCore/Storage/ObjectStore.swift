@@ -54,7 +54,9 @@ public struct FileObjectStore: ObjectStore {
     public func put(_ canonicalBytes: [UInt8]) throws(StoreError) -> ObjectID {
         let id = ObjectID(hashing: canonicalBytes)
         let target = path(of: id)
-        if POSIXFile.exists(target) { return id }
+        // An existing file is trusted only if it hashes right: a half-finished `cp -r` or a
+        // flipped bit must not make us skip the write and then point at a broken object.
+        if let existing = try? POSIXFile.read(target), ObjectID(hashing: existing) == id { return id }
         try POSIXFile.makeDirectories(POSIXFile.parent(of: target))
         try POSIXFile.writeAtomically(canonicalBytes, to: target, tempDirectory: tempDirectory)
         return id
