@@ -1,3 +1,4 @@
 import FlowStoreCLI
 
-await FlowStoreCommand.main()
+// Not `FlowStoreCommand.main()`: top-level code would pick ArgumentParser's synchronous main.
+await FlowStoreCommand.runProcess()

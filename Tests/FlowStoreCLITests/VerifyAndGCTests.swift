@@ -1,0 +1,80 @@
+import FlowStoreCore
+import Foundation
+import Testing
+
+@Suite struct VerifyAndGCTests {
+    @Test func cleanStoreVerifies() async throws {
+        let sandbox = try await Sandbox.withStore()
+        try await sandbox.expectSuccess("put", "-", "--label", "production", stdin: SeedBodies.humanloopUpsert)
+        try await sandbox.expectSuccess("put", "-", stdin: SeedBodies.promptLayerConditionalEdges)
+        let verify = try await sandbox.expectSuccess("verify")
+        #expect(verify.out.hasPrefix("ok: \(sandbox.objectCount()) objects, 5 refs, "))
+        #expect(verify.out.hasSuffix(" events verified\n"))
+        let json = try await sandbox.expectSuccess("verify", "--json").json()
+        #expect(json["ok"] == true)
+        #expect(json["problems"] == [])
+        #expect(try sandbox.runBinary(["verify"]).status == 0)
+    }
+
+    @Test func flippedByteInAnObjectFails() async throws {
+        let sandbox = try await Sandbox.withStore()
+        let put = try await sandbox.expectSuccess("put", "-", "--json", stdin: SeedBodies.humanloopUpsert).json()
+        let content = try #require(put["content_id"]?.stringValue)
+        let file = sandbox.objectFile(content)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        var bytes = try #require(FileManager.default.contents(atPath: file))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: file))
+
+        let verify = await sandbox.run("verify")
+        #expect(verify.status == 1)
+        #expect(verify.outLines.contains { $0.hasPrefix("problem: \(content): ") })
+        #expect(verify.outLines.last?.hasPrefix("1 problem found in ") == true)
+        let json = await sandbox.run("verify", "--json")
+        #expect(json.status == 1)
+        #expect(try json.json()["problems"]?[0]?["subject"]?.stringValue == content)
+
+        let binary = try sandbox.runBinary(["verify"])
+        #expect(binary.status == 1)
+        #expect(binary.out.contains(content))
+    }
+
+    @Test func refToMissingObjectFails() async throws {
+        let sandbox = try await Sandbox.withStore()
+        let put = try await sandbox.expectSuccess("put", "-", "--json", stdin: SeedBodies.humanloopUpsert).json()
+        let file = try #require(put["file_id"]?.stringValue)
+        let missing = String(repeating: "ab", count: 32)
+        let refDirectory = "\(sandbox.store)/refs/files/\(file)/labels"
+        try FileManager.default.createDirectory(atPath: refDirectory, withIntermediateDirectories: true)
+        try sandbox.write("store/refs/files/\(file)/labels/production.ref", "\(missing)\n")
+
+        let verify = await sandbox.run("verify")
+        #expect(verify.status == 1)
+        let problem = try #require(verify.outLines.first { $0.hasPrefix("problem: ") })
+        #expect(problem.contains("ref files/\(file)/labels/production"))
+        #expect(problem.contains(missing))
+        #expect(try sandbox.runBinary(["verify"]).status == 1)
+    }
+
+    @Test func gcRemovesOnlyUnreachableObjects() async throws {
+        let sandbox = try await Sandbox.withStore()
+        try await sandbox.expectSuccess("put", "-", stdin: SeedBodies.humanloopUpsert)
+        // An object nothing refers to, as an interrupted write would leave.
+        let store = try VersionStore.open(at: sandbox.store)
+        let stray = try store.write(.content(ContentObject(kind: .flow, definition: try #require(
+            try JSONParser.parse(#"{"attributes": {"orphan": true}}"#).objectValue))))
+        let count = sandbox.objectCount()
+
+        let kept = try await sandbox.expectSuccess("gc", "--json").json()  // within the grace period
+        #expect(kept["removed"] == [])
+        #expect(kept["kept_recent"] == 1)
+        let dryRun = try await sandbox.expectSuccess("gc", "--prune-now", "--dry-run", "--json").json()
+        #expect(dryRun["removed"] == [.string(stray.hex)])
+        #expect(sandbox.objectCount() == count)
+
+        let pruned = try await sandbox.expectSuccess("gc", "--prune-now")
+        #expect(pruned.outLines.first == "removed \(stray.hex)")
+        #expect(sandbox.objectCount() == count - 1)
+        try await sandbox.expectSuccess("verify")
+    }
+}
