@@ -45,7 +45,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .versionNameTaken(let path, let name):
             "version name \(quoted(name)) is already used in \(quoted(path))"
         case .kindMismatch(let path, let existing, let requested):
-            "\(quoted(path)) is a \(existing.rawValue), not a \(requested.rawValue)"
+            "\(quoted(path)) is \(existing.withArticle), not \(requested.withArticle)"
         case .lockTimeout(let what): "timed out waiting for the lock on \(what)"
         }
     }
@@ -65,4 +65,9 @@ func quoted(_ s: String) -> String {
         }
     }
     return out + "\""
+}
+
+extension FileKind {
+    /// "a flow", "an agent": for messages.
+    var withArticle: String { self == .agent ? "an agent" : "a flow" }
 }

@@ -95,7 +95,7 @@ import Testing
         try await sandbox.expectSuccess("put", "-", "--path", "thing", "--name", "v1", stdin: #"{"attributes": {"a": 1}}"#)
         let before = sandbox.storeTree()
         let kind = await sandbox.expectFailure(["put", "-", "--path", "thing"], stdin: Array(SeedBodies.promptLayerSimple.utf8))
-        #expect(kind.err.contains("\"thing\" is a flow, not a"))
+        #expect(kind.err.contains("\"thing\" is a flow, not an agent"))
         #expect(sandbox.storeTree() == before)
         let forced = await sandbox.expectFailure(
             ["put", "-", "--kind", "agent", "--path", "x"], stdin: Array(#"{"attributes": {"a": 1}}"#.utf8))

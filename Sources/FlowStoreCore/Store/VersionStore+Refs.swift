@@ -194,7 +194,8 @@ extension VersionStore {
     }
 
     /// Copies the target of one label onto another: how a version is promoted
-    /// (`staging` → `production`). Guarded so a concurrent move of either label is not lost.
+    /// (`staging` → `production`). The destination moves by compare-and-swap after the event
+    /// that records it, so concurrent promotions are each chained, none silently lost.
     @discardableResult
     public func promote(
         _ path: FlowPath, kind: RefKind = .labels, from source: RefLabel, to destination: RefLabel,
