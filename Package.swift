@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
     ],
     targets: [
         // OpenSSL's libcrypto, linked as a system library: every SHA-256 in FlowStore goes through it.
@@ -30,6 +31,8 @@ let package = Package(
                 "FlowStoreCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                // ServiceGroup, for stopping an in-process server gracefully (Hummingbird depends on it too).
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The git-like command line, as a library so tests can drive it in-process.
@@ -49,6 +52,11 @@ let package = Package(
         .testTarget(
             name: "FlowStoreServerTests",
             dependencies: ["FlowStoreServer", "FlowStoreCore", "FlowStoreCLI"]
+        ),
+        // Crash, concurrency, corruption, hostile-input, auth and load tests (issue 6).
+        .testTarget(
+            name: "FlowStoreReliabilityTests",
+            dependencies: ["FlowStoreCore", "FlowStoreCLI", "FlowStoreServer"]
         ),
     ]
 )

@@ -44,6 +44,15 @@ extension StoredObject {
             o["created_at"] = .string(l.createdAt)
             o["author"] = .string(l.author)
             o["data"] = .object(l.data)
+        case .annotation(let a):
+            o["file"] = .string(a.file.hex)
+            o["version"] = .string(a.version.hex)
+            o["name"] = a.name.map(JSONValue.string)
+            o["description"] = a.description.map(JSONValue.string)
+            o["hidden"] = .bool(a.hidden)
+            o["evaluators"] = a.evaluators.map(JSONValue.array)
+            o["author"] = .string(a.author)
+            o["created_at"] = .string(a.createdAt)
         }
         return .object(o)
     }
@@ -115,6 +124,19 @@ extension StoredObject {
                     file: try r.id("file"), version: try r.id("version"), logID: try r.string("log_id"),
                     previous: try r.optionalID("previous"), createdAt: try r.time("created_at"),
                     author: try r.string("author"), data: data))
+        case "annotation":
+            try r.only(["type", "file", "version", "name", "description", "hidden", "evaluators", "author", "created_at"])
+            guard let hidden = object["hidden"]?.boolValue else { throw .corruptObject(id, reason: "field hidden must be a boolean") }
+            var evaluators: [JSONValue]?
+            if let raw = object["evaluators"] {
+                guard let list = raw.arrayValue else { throw .corruptObject(id, reason: "field evaluators must be an array") }
+                evaluators = list
+            }
+            decoded = .annotation(
+                AnnotationObject(
+                    file: try r.id("file"), version: try r.id("version"), name: try r.optionalString("name"),
+                    description: try r.optionalString("description"), hidden: hidden, evaluators: evaluators,
+                    author: try r.string("author"), createdAt: try r.time("created_at")))
         case let other:
             throw .corruptObject(id, reason: "unknown object type \(quoted(other))")
         }

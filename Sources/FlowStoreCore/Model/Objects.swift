@@ -154,6 +154,7 @@ public enum StoredObject: Sendable, Equatable {
     case version(VersionObject)
     case event(EventObject)
     case log(LogObject)
+    case annotation(AnnotationObject)
 
     public var typeName: String {
         switch self {
@@ -162,6 +163,7 @@ public enum StoredObject: Sendable, Equatable {
         case .version: "version"
         case .event: "event"
         case .log: "log"
+        case .annotation: "annotation"
         }
     }
 
@@ -172,6 +174,7 @@ public enum StoredObject: Sendable, Equatable {
         case .version(let v): [v.file, v.content] + v.parents
         case .event(let e): [e.from, e.to, e.prev].compactMap { $0 } + e.merged
         case .log(let l): [l.file, l.version] + [l.previous].compactMap { $0 }
+        case .annotation(let a): [a.file, a.version]
         }
     }
 }

@@ -20,7 +20,7 @@ extension VersionStore {
     public func gc(graceSeconds: Int = 3600, dryRun: Bool = false) throws(StoreError) -> GCReport {
         var report = GCReport()
         var marked = Set<ObjectID>()
-        var stack: [ObjectID] = try refs.list(prefix: "").map(\.event)
+        var stack: [ObjectID] = try refs.list(prefix: "").map(\.event) + (try divergedHeads())  // Sync/DivergenceLog
         while let id = stack.popLast() {
             guard marked.insert(id).inserted else { continue }
             guard let object = try? object(id) else { continue }  // verify reports these; gc never guesses

@@ -93,13 +93,14 @@ extension VersionStore {
         // (entry, depth in its chain): same-millisecond events of one ref keep chain order.
         var entries: [(AuditEntry, Int)] = []
         for (_, head) in heads {
-            var next: ObjectID? = head
-            var depth = 0
-            while let id = next {
+            // A merge event (offline sync) joins other chains of the ref through `merged`: walk those too.
+            var pending: [(ObjectID, Int)] = [(head, 0)]
+            var seen = Set<ObjectID>()
+            while let (id, depth) = pending.popLast() {
+                guard seen.insert(id).inserted else { continue }
                 let event = try event(id)
                 entries.append((AuditEntry(id: id, event: event), depth))
-                next = event.prev
-                depth += 1
+                pending += (event.merged + [event.prev].compactMap { $0 }).map { ($0, depth + 1) }
             }
         }
         entries.sort { a, b in

@@ -73,7 +73,9 @@ extension VersionStore {
         if let first = v.parents.first {
             if let parent = try? version(first) {
                 if parent.file != v.file { problem(id.hex, "first parent \(first.short) belongs to another file") }
-                if parent.number + 1 != v.number {
+                // A merge version (offline sync) follows the highest of its parents instead.
+                let highest = v.parents.count > 1 ? v.parents.compactMap { try? version($0).number }.max() : nil
+                if parent.number + 1 != v.number, highest.map({ $0 + 1 }) != v.number {
                     problem(id.hex, "version number \(v.number) does not follow its parent's \(parent.number)")
                 }
             }
@@ -87,38 +89,49 @@ extension VersionStore {
 
     /// A chain is sound when each event belongs to the ref, each `from` equals the previous
     /// event's `to`, each target has the type the ref holds, and the chain ends at a first event.
+    /// A `merge` event (offline sync) also names the heads of the chains it joins in `merged`:
+    /// those must be events of the same ref, and their chains are checked the same way.
     private func checkChain(
         _ name: RefName, head: ObjectID, count: inout Int, problem: (String, String) -> Void
     ) throws(StoreError) {
         let subject = "ref \(name.rawValue)"
-        var next: ObjectID? = head
-        var newer: EventObject?
+        // (event, the event after it through `prev`; nil for a chain head or a merged head)
+        var pending: [(id: ObjectID, newer: EventObject?, mergedBy: ObjectID?)] = [(head, nil, nil)]
         var seen = Set<ObjectID>()
-        while let id = next {
-            guard seen.insert(id).inserted else { return problem(subject, "event chain loops at \(id.short)") }
+        while let (id, newer, mergedBy) = pending.popLast() {
             let event: EventObject
             do {
                 event = try self.event(id)
             } catch .objectNotFound {
-                return problem(subject, newer == nil ? "points at missing event \(id.hex)" : "event chain broken: missing event \(id.hex)")
+                if let mergedBy { problem(subject, "merge event \(mergedBy.short) joins missing event \(id.hex)"); continue }
+                problem(subject, newer == nil ? "points at missing event \(id.hex)" : "event chain broken: missing event \(id.hex)")
+                continue
             } catch {
-                return problem(subject, "event \(id.short): \(Self.reason(error, for: id))")
+                problem(subject, "event \(id.short): \(Self.reason(error, for: id))")
+                continue
             }
-            count += 1
-            if event.ref != name { problem(subject, "event \(id.short) belongs to ref \(event.ref)") }
             if let newer, newer.from != event.to {
                 problem(subject, "event chain broken after \(id.short): next event starts from \(newer.from?.short ?? "nothing"), not \(event.to?.short ?? "nothing")")
+            }
+            guard seen.insert(id).inserted else { continue }  // history shared by two merged chains
+            count += 1
+            if event.ref != name {
+                problem(subject, mergedBy.map { "merge event \($0.short) joins event \(id.short) of ref \(event.ref)" }
+                    ?? "event \(id.short) belongs to ref \(event.ref)")
+            }
+            if (event.action == .merge) == event.merged.isEmpty {
+                problem(subject, event.action == .merge ? "merge event \(id.short) joins no chain" : "\(event.action.rawValue) event \(id.short) names merged chains")
             }
             if let target = event.to { checkTarget(target, of: name, event: id, problem: problem) }
             if event.prev == nil, event.from != nil {
                 problem(subject, "first event \(id.short) moves from \(event.from?.short ?? "") but has no previous event")
             }
-            newer = event
-            next = event.prev
+            for other in event.merged.reversed() { pending.append((other, nil, id)) }
+            if let prev = event.prev { pending.append((prev, event, nil)) }
         }
     }
 
-    private func checkTarget(_ target: ObjectID, of name: RefName, event: ObjectID, problem: (String, String) -> Void) {
+    func checkTarget(_ target: ObjectID, of name: RefName, event: ObjectID, problem: (String, String) -> Void) {
         let subject = "ref \(name.rawValue)"
         guard let object = try? object(target) else {
             return problem(subject, "event \(event.short) points at missing or corrupt object \(target.hex)")
@@ -128,6 +141,15 @@ extension VersionStore {
             if case .file = object { return }
             problem(subject, "event \(event.short) points at a \(object.typeName), not a file")
         } else if parts.first == "files", parts.count >= 3 {
+            // Annotation and log refs (VersionStore+Annotations, VersionStore+Logs) hold their own types.
+            if let (file, expected) = Self.annotationOrLogTarget(object, namespace: parts[2]) {
+                if file.hex != parts[1] { problem(subject, "event \(event.short) points at a \(expected) of another file") }
+                return
+            }
+            if parts[2] == "annotations" || parts[2] == "logs" {
+                let expected = parts[2] == "logs" ? "a log" : "an annotation"
+                return problem(subject, "event \(event.short) points at a \(object.typeName), not \(expected)")
+            }
             guard case .version(let v) = object else {
                 return problem(subject, "event \(event.short) points at a \(object.typeName), not a version")
             }

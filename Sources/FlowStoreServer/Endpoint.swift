@@ -1,0 +1,146 @@
+import FlowStoreCore
+import Hummingbird
+import Logging
+
+/// One route's HTTP handling, the same for every route: authenticate, decode the URL, read
+/// and parse the body (size- and type-checked), run the synchronous handler off the event
+/// loop, and render the result or error in the route's dialect.
+struct Endpoint: Sendable {
+    let route: Route
+    let state: ServerState
+
+    func respond(to request: Request, context: BasicRequestContext) async -> Response {
+        let dialect = route.dialect
+        do throws(APIError) {
+            let user = try authenticate(request.headers)
+            if user.readOnly, !route.isRead { throw APIError(.forbidden, "This API key is read-only") }
+            guard let query = URLDecoding.query(request.uri.query) else {
+                throw .invalid("Malformed query string", at: ["query"])
+            }
+            var parameters: [String: String] = [:]
+            for (key, value) in context.parameters {
+                guard let decoded = URLDecoding.decode(String(value)) else {
+                    throw .invalid("Malformed path parameter", at: ["path", .string(String(key))])
+                }
+                parameters[String(key)] = decoded
+            }
+            let body = route.readsBody ? try await readJSONBody(request) : nil
+            let apiRequest = APIRequest(parameters: parameters, query: query, body: body, user: user)
+            let route = self.route
+            let state = self.state
+            let result = await Blocking.run { () -> Result<APIResponse, APIError> in
+                do throws(APIError) {
+                    return .success(try Self.dispatch(route.operation, apiRequest, state))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            let response = try result.get()
+            log(request, status: response.status)
+            return Self.render(response)
+        } catch {
+            if let detail = error.logDetail {
+                state.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(detail)"])
+            }
+            log(request, status: error.status(dialect))
+            return Self.render(error, dialect: dialect)
+        }
+    }
+
+    /// Request line and status only: headers (and so keys) and bodies are never logged.
+    private func log(_ request: Request, status: Int) {
+        state.logger.info("\(request.method.rawValue) \(request.uri.path) \(status)")
+    }
+
+    private func authenticate(_ headers: HTTPFields) throws(APIError) -> APIUser {
+        switch state.configuration.authentication {
+        case .disabled:
+            return .anonymous
+        case .keys(let ring):
+            // HTTP field names are case-insensitive; `canonicalName` is lowercase.
+            guard let key = headers.first(where: { $0.name.canonicalName == "x-api-key" })?.value, !key.isEmpty else {
+                throw APIError(.unauthorized, "Missing API key: send it in the X-API-KEY header")
+            }
+            guard let user = ring.user(forKey: key) else { throw APIError(.unauthorized, "Invalid API key") }
+            return user
+        }
+    }
+
+    /// Reads at most `maxBodyBytes` (413 beyond, before reading when Content-Length says so),
+    /// insists on a JSON media type when one is given (415), and parses strictly.
+    private func readJSONBody(_ request: Request) async throws(APIError) -> JSONValue? {
+        let limit = state.configuration.maxBodyBytes
+        let tooLarge = APIError(.tooLarge, "Request body larger than \(limit) bytes")
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
+        var bytes: [UInt8] = []
+        do {
+            for try await chunk in request.body {
+                if bytes.count + chunk.readableBytes > limit { throw tooLarge }
+                bytes.append(contentsOf: chunk.readableBytesView)
+            }
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(.badRequest, "Could not read the request body")
+        }
+        if bytes.isEmpty { return nil }
+        if let type = request.headers[.contentType] {
+            let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard media == "application/json" || media.hasSuffix("+json") else {
+                throw APIError(.unsupportedMediaType, "Content-Type must be application/json, not \(media)")
+            }
+        }
+        do {
+            return try JSONParser.parse(bytes)
+        } catch {
+            throw .invalid(error.description, at: ["body", .number(Double(error.offset ?? 0))], type: "json_invalid")
+        }
+    }
+
+    static func dispatch(_ operation: Operation, _ request: APIRequest, _ state: ServerState) throws(APIError)
+        -> APIResponse
+    {
+        let hl = HumanloopRoutes(state: state)
+        let pl = PromptLayerRoutes(state: state)
+        switch operation {
+        case .upsertFlow: return try hl.upsert(request)
+        case .getFlow: return try hl.get(request)
+        case .listFlows: return try hl.list(request)
+        case .deleteFlow: return try hl.delete(request)
+        case .moveFlow: return try hl.move(request)
+        case .listFlowVersions: return try hl.listVersions(request)
+        case .updateFlowVersion: return try hl.updateVersion(request)
+        case .deleteFlowVersion: return try hl.deleteVersion(request)
+        case .deployFlow: return try hl.deploy(request)
+        case .removeDeployment: return try hl.removeDeployment(request)
+        case .listFlowEnvironments: return try hl.listEnvironments(request)
+        case .updateMonitoring: return try hl.updateMonitoring(request)
+        case .logToFlow: return try hl.log(request)
+        case .updateFlowLog: return try hl.updateLog(request)
+        case .createWorkflow: return try pl.create(request)
+        case .patchWorkflow: return try pl.patch(request)
+        case .getWorkflow, .sdkGetWorkflow: return try pl.get(request)
+        case .listWorkflowVersions: return try pl.listVersions(request)
+        case .setWorkflowLabel: return try pl.setLabel(request)
+        case .deleteWorkflowLabel: return try pl.deleteLabel(request)
+        }
+    }
+
+    static func render(_ response: APIResponse) -> Response {
+        var headers = HTTPFields()
+        guard let body = response.body else {
+            headers[.contentLength] = "0"
+            return Response(status: .init(code: response.status), headers: headers)
+        }
+        // Response values are built from parsed JSON and integers: always encodable.
+        let bytes = (try? CanonicalJSON.encode(body)) ?? Array("null".utf8)
+        headers[.contentType] = "application/json"
+        return Response(
+            status: .init(code: response.status), headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func render(_ error: APIError, dialect: APIDialect, status: Int? = nil) -> Response {
+        render(APIResponse(status: status ?? error.status(dialect), body: error.body(dialect)))
+    }
+}

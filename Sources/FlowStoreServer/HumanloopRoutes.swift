@@ -1,0 +1,313 @@
+import FlowStoreCore
+
+/// Humanloop v5 Flow routes (`/v5/flows…`): files, versions, deployments, monitoring.
+/// Logs are in `HumanloopLogs.swift`.
+struct HumanloopRoutes {
+    let state: ServerState
+    var store: VersionStore { state.store }
+
+    /// POST /v5/flows: creates the flow if needed; identical attributes return the existing
+    /// version (a Humanloop version *is* its attributes); a duplicate effective version name → 409.
+    func upsert(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let body = BodyFields(object: try request.bodyObject())
+        let definition = try state.run(location: ["body", "attributes"]) { () throws(StoreError) in
+            try Definition.flow(attributes: body.object["attributes"])
+        }
+        let pathText = try body.nonEmptyString("path")
+        let id = try body.nonEmptyString("id")
+        let versionName = try body.nonEmptyString("version_name")
+        let description = try body.string("version_description")
+
+        var path: FlowPath
+        if let id {
+            let flow = try state.flow(id: id)
+            if let pathText, pathText != flow.path.rawValue {
+                throw .invalid("path \(pathText) does not match the flow with id \(id) (at \(flow.path.rawValue))",
+                               at: ["body", "path"])
+            }
+            path = flow.path
+        } else if let pathText {
+            path = try state.run(location: ["body", "path"]) { () throws(StoreError) in try FlowPath(pathText) }
+        } else {
+            throw .invalid("Either path or id is required", at: ["body"], type: "missing")
+        }
+
+        let existing = try state.flow(at: path)
+        if let existing, existing.object.kind != .flow {
+            throw .conflict("\(path.rawValue) is an agent, not a flow")
+        }
+        let contentID = ObjectID(
+            hashing: StoredObject.content(ContentObject(kind: .flow, definition: definition)).canonicalBytes())
+        let versions = try existing.map { f throws(APIError) in try state.allVersions(of: f.id) } ?? []
+        let reusable = versions.first { $0.version.content == contentID }
+        if reusable == nil, let versionName,
+            versions.contains(where: { !$0.metadata.hidden && $0.metadata.name == versionName })
+        {
+            throw .conflict("Version name \(versionName) already exists in flow \(path.rawValue)")
+        }
+
+        let author = request.user.author
+        var new = NewVersion(path: path, kind: .flow, definition: definition, name: versionName, message: description,
+                             reuse: .anyVersion, createFile: true)
+        let result: CommitResult
+        do {
+            result = try store.commit(new, author: author)
+        } catch .versionNameTaken {
+            // The name is held only by a stored name that was since renamed or hidden, which
+            // the effective-name check above already allowed: record it as an annotation.
+            new.name = nil
+            result = try state.run { () throws(StoreError) in try store.commit(new, author: author) }
+            if let versionName {
+                try state.run { () throws(StoreError) in
+                    try store.annotate(result.versionID, author: author, message: "name version") { $0.name = versionName }
+                }
+            }
+        } catch {
+            throw APIError(error)
+        }
+        if !result.created, try state.entry(result.versionID).metadata.hidden {
+            try state.run { () throws(StoreError) in
+                try store.annotate(result.versionID, author: author, message: "restore version (upsert)") { $0.hidden = false }
+            }
+        }
+        guard let flow = try state.flow(at: path) else { throw .notFound("Flow \(path.rawValue) not found") }
+        return .ok(try state.flowResponse(flow, try state.entry(result.versionID)))
+    }
+
+    /// GET /v5/flows/{id}: `version_id`, else `environment`, else the default version.
+    func get(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let flow = try state.flow(id: request.parameter("id"))
+        let entry: VersionEntry
+        if let versionID = request.query["version_id"] {
+            entry = try state.version(publicID: versionID, of: flow)
+        } else if let name = request.query["environment"] {
+            let env = try state.environment(named: name)
+            guard let deployed = try state.deployed(to: env.name, of: flow) else {
+                throw .notFound("No version of flow \(PublicIDs.flow(flow.id)) is deployed to \(env.name)")
+            }
+            entry = deployed
+        } else {
+            entry = try state.requireDefaultVersion(of: flow)
+        }
+        return .ok(try state.flowResponse(flow, entry))
+    }
+
+    /// GET /v5/flows: paged from 1; `name` filters (case-insensitive substring), `user_filter`
+    /// matches the version author, `sort_by` created_at | updated_at | name, `order` asc | desc.
+    func list(_ request: APIRequest) throws(APIError) -> APIResponse {
+        func int(_ key: String, default value: Int, range: ClosedRange<Int>) throws(APIError) -> Int {
+            guard let raw = request.query[key] else { return value }
+            guard let n = Int(raw), range.contains(n) else {
+                throw .invalid("Input should be an integer in \(range.lowerBound)...\(range.upperBound)",
+                               at: ["query", .string(key)], type: "int_parsing")
+            }
+            return n
+        }
+        let page = try int("page", default: 1, range: 1...1_000_000)
+        let size = try int("size", default: 10, range: 0...1000)
+        let sortBy = request.query["sort_by"]
+        guard sortBy == nil || ["created_at", "updated_at", "name"].contains(sortBy ?? "") else {
+            throw .invalid("Input should be 'created_at', 'updated_at' or 'name'", at: ["query", "sort_by"], type: "enum")
+        }
+        let order = request.query["order"] ?? "asc"
+        guard order == "asc" || order == "desc" else {
+            throw .invalid("Input should be 'asc' or 'desc'", at: ["query", "order"], type: "enum")
+        }
+        let nameFilter = request.query["name"]?.lowercased()
+        let userFilter = request.query["user_filter"]?.lowercased()
+
+        var records: [(sortKey: String, path: String, response: JSONValue)] = []
+        for (path, file) in try state.run({ () throws(StoreError) in try store.files() }) {
+            if let nameFilter, !nameFilter.isEmpty, !path.name.lowercased().contains(nameFilter) { continue }
+            let object = try state.run { () throws(StoreError) in try store.fileObject(file) }
+            guard object.kind == .flow else { continue }
+            let flow = FlowFile(path: path, id: file, object: object)
+            guard let entry = try state.defaultVersion(of: flow) else { continue }
+            if let userFilter, !userFilter.isEmpty, !entry.version.author.lowercased().contains(userFilter) { continue }
+            let response = try state.flowResponse(flow, entry)
+            let key: String =
+                switch sortBy {
+                case "created_at": response["created_at"]?.stringValue ?? ""
+                case "updated_at": response["updated_at"]?.stringValue ?? ""
+                case "name": path.name
+                default: path.rawValue
+                }
+            records.append((key, path.rawValue, response))
+        }
+        records.sort { a, b in
+            if a.sortKey != b.sortKey { return order == "asc" ? a.sortKey < b.sortKey : a.sortKey > b.sortKey }
+            return a.path < b.path
+        }
+        let start = min(records.count, (page - 1) * size)
+        let pageRecords = records[start..<min(records.count, start + size)].map(\.response)
+        return .ok([
+            "records": .array(Array(pageRecords)), "page": .number(Double(page)), "size": .number(Double(size)),
+            "total": .number(Double(records.count)),
+        ])
+    }
+
+    /// DELETE /v5/flows/{id}: removes the path (an event); every version and log stays in the store.
+    func delete(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let flow = try state.flow(id: request.parameter("id"))
+        try state.run { () throws(StoreError) in
+            try store.deleteFile(at: flow.path, author: request.user.author, message: "delete flow")
+        }
+        return .empty
+    }
+
+    /// PATCH /v5/flows/{id}: move or rename (`path`, or `name` and/or `directory_id`).
+    func move(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let flow = try state.flow(id: request.parameter("id"))
+        let body = BodyFields(object: try request.bodyObject(allowEmpty: true))
+        let newPath = try body.nonEmptyString("path")
+        let newName = try body.nonEmptyString("name")
+        let directoryID = try body.nonEmptyString("directory_id")
+        var target: String
+        if let newPath {
+            target = newPath
+        } else if newName != nil || directoryID != nil {
+            var directory = flow.path.directory
+            if let directoryID { directory = try self.directory(id: directoryID) }
+            let name = newName ?? flow.path.name
+            target = directory.isEmpty ? name : "\(directory)/\(name)"
+        } else {
+            throw .invalid("Provide path, name or directory_id", at: ["body"], type: "missing")
+        }
+        let path = try state.run(location: ["body", newPath != nil ? "path" : "name"]) { () throws(StoreError) in
+            try FlowPath(target)
+        }
+        try state.run { () throws(StoreError) in try store.moveFile(from: flow.path, to: path, author: request.user.author) }
+        let moved = FlowFile(path: path, id: flow.id, object: flow.object)
+        return .ok(try state.flowResponse(moved, try state.requireDefaultVersion(of: moved)))
+    }
+
+    /// A `dir_` id back to its directory: directories are not objects, only prefixes of live
+    /// paths, so the known ones are those of live files (and their ancestors).
+    private func directory(id: String) throws(APIError) -> String {
+        for (path, _) in try state.run({ () throws(StoreError) in try store.files() }) {
+            var dir = path.directory
+            while !dir.isEmpty {
+                if PublicIDs.directory(dir) == id { return dir }
+                dir = dir.lastIndex(of: "/").map { String(dir[..<$0]) } ?? ""
+            }
+        }
+        throw .notFound("Directory with id \(id) not found")
+    }
+
+    /// GET /v5/flows/{id}/versions: every visible version, newest first.
+    func listVersions(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let flow = try state.flow(id: request.parameter("id"))
+        let deployments = try state.deployments(of: flow.id)
+        var records: [JSONValue] = []
+        for entry in try state.visibleVersions(of: flow.id) {
+            records.append(try state.flowResponse(flow, entry, deployments: deployments))
+        }
+        return .ok(["records": .array(records)])
+    }
+
+    /// PATCH /v5/flows/{id}/versions/{version_id}: rename or redescribe, as an annotation.
+    func updateVersion(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let flow = try state.flow(id: request.parameter("id"))
+        let entry = try state.version(publicID: request.parameter("version_id"), of: flow)
+        let body = BodyFields(object: try request.bodyObject(allowEmpty: true))
+        let name = try body.nonEmptyString("name")
+        let description = try body.string("description")
+        let others = try state.visibleVersions(of: flow.id).filter { $0.id != entry.id }
+        if let name, others.contains(where: { $0.metadata.name == name }) {
+            throw .conflict("Version name \(name) already exists in flow \(flow.path.rawValue)")
+        }
+        try state.run { () throws(StoreError) in
+            try store.annotate(entry.id, author: request.user.author, message: "update version") { m in
+                if let name { m.name = name }
+                if let description { m.description = description }
+            }
+        }
+        return .ok(try state.flowResponse(flow, try state.entry(entry.id)))
+    }
+
+    /// DELETE /v5/flows/{id}/versions/{version_id}: hides the version (an annotation); a
+    /// version still deployed somewhere must be undeployed first (409).
+    func deleteVersion(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let flow = try state.flow(id: request.parameter("id"))
+        let entry = try state.version(publicID: request.parameter("version_id"), of: flow)
+        let deployedTo = try state.deployments(of: flow.id).filter { $0.value == entry.id }.keys.sorted()
+        if !deployedTo.isEmpty {
+            throw .conflict("Version is deployed to \(deployedTo.joined(separator: ", ")); remove the deployment first")
+        }
+        try state.run { () throws(StoreError) in
+            try store.annotate(entry.id, author: request.user.author, message: "delete version") { $0.hidden = true }
+        }
+        return .empty
+    }
+
+    /// POST /v5/flows/{id}/environments/{environment_id}?version_id=…
+    func deploy(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let flow = try state.flow(id: request.parameter("id"))
+        let env = try state.environment(id: request.parameter("environment_id"))
+        guard let versionID = request.query["version_id"] else {
+            throw .invalid("Field required", at: ["query", "version_id"], type: "missing")
+        }
+        let entry = try state.version(publicID: versionID, of: flow)
+        try state.run { () throws(StoreError) in
+            try store.setRef(.environments, try RefLabel(env.name, kind: "environment"), of: flow.path, to: entry.id,
+                             author: request.user.author, message: "deploy to \(env.name)")
+        }
+        return .ok(try state.flowResponse(flow, entry))
+    }
+
+    /// DELETE /v5/flows/{id}/environments/{environment_id}: 404 when nothing is deployed there.
+    func removeDeployment(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let flow = try state.flow(id: request.parameter("id"))
+        let env = try state.environment(id: request.parameter("environment_id"))
+        try state.run { () throws(StoreError) in
+            try store.removeRef(.environments, try RefLabel(env.name, kind: "environment"), of: flow.path,
+                                author: request.user.author, message: "remove deployment from \(env.name)")
+        }
+        return .empty
+    }
+
+    /// GET /v5/flows/{id}/environments: every configured environment, with `file` the
+    /// deployed FlowResponse or null.
+    func listEnvironments(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let flow = try state.flow(id: request.parameter("id"))
+        let deployments = try state.deployments(of: flow.id)
+        var out: [JSONValue] = []
+        for env in state.environments {
+            var o = state.environmentJSON(env, flow: flow)
+            if let id = deployments[env.name] {
+                o["file"] = try state.flowResponse(flow, try state.entry(id), deployments: deployments)
+            } else {
+                o["file"] = .null
+            }
+            out.append(.object(o))
+        }
+        return .ok(.array(out))
+    }
+
+    /// POST /v5/flows/{id}/evaluators: records `activate`/`deactivate` in the annotation of the
+    /// flow's default version. FlowStore runs no evaluators; it keeps the request for audit.
+    func updateMonitoring(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let flow = try state.flow(id: request.parameter("id"))
+        let body = BodyFields(object: try request.bodyObject(allowEmpty: true))
+        func items(_ key: String) throws(APIError) -> [JSONValue] {
+            let list = try body.array(key) ?? []
+            for (i, item) in list.enumerated() where item.objectValue == nil {
+                throw .invalid("Input should be a valid dictionary", at: ["body", .string(key), .number(Double(i))],
+                               type: "dict_type")
+            }
+            return list
+        }
+        let activate = try items("activate")
+        let deactivate = try items("deactivate")
+        let entry = try state.requireDefaultVersion(of: flow)
+        try state.run { () throws(StoreError) in
+            try store.annotate(entry.id, author: request.user.author, message: "update monitoring") { m in
+                var list = m.evaluators ?? []
+                for item in activate where !list.contains(item) { list.append(item) }
+                list.removeAll { deactivate.contains($0) }
+                m.evaluators = list.isEmpty ? nil : list
+            }
+        }
+        return .ok(try state.flowResponse(flow, try state.entry(entry.id)))
+    }
+}
