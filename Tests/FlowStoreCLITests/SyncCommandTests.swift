@@ -65,6 +65,9 @@ import Testing
         #expect(sync.out.contains("diverged      \(Self.path)@production  local nothing, incoming version 2"))
         #expect(sync.out.contains("flowstore resolve 'Personal Projects/MedQA Flow' --label production --take local|incoming|REV"))
         #expect(bob.storeTree()["refs"] == before)
+        let listed = try await bob.expectSuccess("label", "ls", Self.path)
+        #expect(listed.out.contains("note: label production diverged in a sync (1 incoming head(s))"))
+        #expect(listed.out.contains("flowstore label resolve 'Personal Projects/MedQA Flow' production --take local|incoming|REV"))
 
         let status = try await bob.expectSuccess("sync", "--status", "--json").json()
         let entry = try #require(status["diverged"]?.arrayValue?.first)
@@ -141,5 +144,7 @@ import Testing
         await bob.expectFailure(["resolve", Self.path, "--label", "production"], status: 2)
         await bob.expectFailure(["resolve", "--ref", "paths/x", "--label", "y", "--take", "local"], status: 2)
         await bob.expectFailure(["sync", bob.store])  // a store cannot sync with itself
+        let notAStore = await bob.expectFailure(["sync", "\(bob.store)/objects"])
+        #expect(notAStore.err.contains("sync --objects"))
     }
 }

@@ -370,6 +370,26 @@ struct SyncTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    @Test func aPullInterruptedMidCopyLeavesAStoreThatVerifies() throws {
+        let a = try Self.seeded()
+        let b = try TestStore()
+        let total = try a.objectCount()
+        // Count the reads of a whole pull; the copy is its last `total` reads: fail half-way through it.
+        let counter = FailingObjectStore(a.store.objects, failAfter: .max)
+        let scratch = try TestStore()
+        try scratch.store.pull(from: VersionStore(objects: counter, refs: a.store.refs))
+        let flaky = VersionStore(objects: FailingObjectStore(a.store.objects, failAfter: counter.reads - total / 2), refs: a.store.refs)
+        #expect(throws: StoreError.self) { try b.store.pull(from: flaky) }
+        let copied = try b.objectCount()
+        #expect(copied > 0 && copied < total)
+        #expect(try b.store.refs.list(prefix: "").isEmpty)
+        try Self.expectClean(b)  // every object written so far has everything it refers to
+        let report = try b.store.pull(from: a.store)
+        #expect(report.objectsCopied == total - copied)
+        #expect(try Self.allRefs(b) == (try Self.allRefs(a)))
+        try Self.expectClean(b)
+    }
+
     // MARK: Rescan
 
     @Test func rescanAfterCopyingObjectsIntoTheStore() throws {
@@ -497,6 +517,34 @@ final class CountingObjectStore: ObjectStore {
     func strayEntries() throws(StoreError) -> [String] { tick(); return try base.strayEntries() }
     func storedAt(_ id: ObjectID) throws(StoreError) -> Int? { tick(); return try base.storedAt(id) }
     func remove(_ id: ObjectID) throws(StoreError) { tick(); try base.remove(id) }
+}
+
+/// Fails every `get` after the first `failAfter`, like a source that goes away mid-copy.
+final class FailingObjectStore: ObjectStore {
+    let base: any ObjectStore
+    let failAfter: Int
+    private let gets = Mutex(0)
+    var reads: Int { gets.withLock { $0 } }
+    init(_ base: any ObjectStore, failAfter: Int) {
+        self.base = base
+        self.failAfter = failAfter
+    }
+
+    func get(_ id: ObjectID) throws(StoreError) -> [UInt8] {
+        let n = gets.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        if n > failAfter { throw .io(path: id.hex, message: "device removed") }
+        return try base.get(id)
+    }
+    func put(_ canonicalBytes: [UInt8]) throws(StoreError) -> ObjectID { try base.put(canonicalBytes) }
+    func has(_ id: ObjectID) throws(StoreError) -> Bool { try base.has(id) }
+    func list(_ body: (ObjectID) throws(StoreError) -> Void) throws(StoreError) { try base.list(body) }
+    func ids(withPrefix prefix: String) throws(StoreError) -> [ObjectID] { try base.ids(withPrefix: prefix) }
+    func strayEntries() throws(StoreError) -> [String] { try base.strayEntries() }
+    func storedAt(_ id: ObjectID) throws(StoreError) -> Int? { try base.storedAt(id) }
+    func remove(_ id: ObjectID) throws(StoreError) { try base.remove(id) }
 }
 
 /// A copy of a store's `objects/` in a new temp directory (like `cp -r`).

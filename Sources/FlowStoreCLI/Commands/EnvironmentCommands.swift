@@ -70,7 +70,7 @@ struct EnvironmentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "env",
         abstract: "List the environments a file is deployed to.",
-        subcommands: [EnvironmentListCommand.self])
+        subcommands: [EnvironmentListCommand.self, EnvironmentResolveCommand.self])
 }
 
 struct EnvironmentListCommand: AsyncParsableCommand {

@@ -15,7 +15,7 @@ struct LabelCommand: AsyncParsableCommand {
               flowstore label ls agents/router
               flowstore label rm agents/router staging
             """,
-        subcommands: [LabelSetCommand.self, LabelRemoveCommand.self, LabelListCommand.self])
+        subcommands: [LabelSetCommand.self, LabelRemoveCommand.self, LabelListCommand.self, LabelResolveCommand.self])
 }
 
 struct LabelSetCommand: AsyncParsableCommand {

@@ -77,5 +77,14 @@ enum NamedRefActions {
             let number = row.number.map { "version \($0)" } ?? "version ?"
             console.print("\(TextStyle.pad(TextStyle.safe(row.label.rawValue), width))  \(number)  \(row.version.short)")
         }
+        // A sync may have left some of these diverged: say so, and how to settle it.
+        let prefix = "\(RefNames.filePrefix(try store.requireFile(at: path)))\(kind.rawValue)/"
+        for diverged in try store.divergedRefs() where diverged.name.rawValue.hasPrefix(prefix) {
+            let label = TextStyle.safe(String(diverged.name.rawValue.dropFirst(prefix.count)))
+            let command = kind == .labels ? "label" : "env"
+            console.print(
+                "note: \(kind.noun) \(label) diverged in a sync (\(diverged.incoming.count) incoming head(s)); "
+                    + "settle it with `flowstore \(command) resolve '\(TextStyle.safe(path.rawValue))' \(label) --take local|incoming|REV`")
+        }
     }
 }

@@ -116,7 +116,11 @@ struct SyncCommand: AsyncParsableCommand {
         {
             return try VersionStore.open(at: "\(path)/\(StoreOptions.defaultDirectory)")
         }
-        return try VersionStore.open(at: path)
+        do {
+            return try VersionStore.open(at: path)
+        } catch .notAStore {
+            throw CLIError("\(directory) is not a FlowStore store (for a bare objects directory, use `flowstore sync --objects \(directory)`)")
+        }
     }
 
     /// An absolute path without `.` or `..` segments, for opening and for messages.

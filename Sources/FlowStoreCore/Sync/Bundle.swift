@@ -15,9 +15,6 @@
 public struct FlowStoreBundle: Sendable {
     public static let magic = "flowstore-bundle"
     public static let format = 1
-    /// How many problems a rejection lists before summarising the rest.
-    static let maxListedProblems = 10
-
     public var refs: [(name: RefName, head: ObjectID)]
     public var objects: [(id: ObjectID, bytes: [UInt8])]
 
@@ -83,13 +80,11 @@ public struct FlowStoreBundle: Sendable {
             guard let body = reader.take(length), reader.take(1) == [0x0a] else {
                 throw malformed("it is truncated (object \(id.short) is cut short)")
             }
-            if let problem = check(id, body) { problems.append(problem) }
+            if let problem = ObjectTransfer.problem(id, body) { problems.append(problem) }
             objects.append((id, body))
         }
         guard problems.isEmpty else {
-            var listed = problems.prefix(maxListedProblems).joined(separator: "; ")
-            if problems.count > maxListedProblems { listed += "; and \(problems.count - maxListedProblems) more" }
-            throw .invalidInput("bundle rejected, nothing was written: \(listed)")
+            throw .invalidInput("bundle rejected, nothing was written: \(ObjectTransfer.summary(problems))")
         }
         return FlowStoreBundle(refs: refs, objects: objects)
     }
@@ -102,18 +97,6 @@ public struct FlowStoreBundle: Sendable {
         _ = try ObjectTransfer.walk(from: refs.map(\.head), source: MemoryObjectStore(objects: contents), isKnown: { _ in false })
     }
 
-    /// Why an incoming object cannot enter a store, or `nil` when it can.
-    static func check(_ id: ObjectID, _ bytes: [UInt8]) -> String? {
-        let actual = ObjectID(hashing: bytes)
-        guard actual == id else { return "object \(id.hex) is corrupt: content hashes to \(actual.short)" }
-        do throws(StoreError) {
-            let object = try StoredObject.decode(id: id, bytes: bytes)
-            if object.canonicalBytes() != bytes { return "object \(id.hex) is not in canonical form" }
-        } catch {
-            return error.description
-        }
-        return nil
-    }
 }
 
 /// Reads `\n`-terminated UTF-8 lines and raw byte runs from a buffer.

@@ -89,6 +89,34 @@ public enum ObjectTransfer {
         return bytes
     }
 
+    /// An incoming object as it may enter a store: its bytes hash to its id, decode as a valid
+    /// object (FORMAT.md §3: known type and fields, valid ref names, …) and are canonical.
+    public static func checked(_ id: ObjectID, _ bytes: [UInt8]) throws(StoreError) -> StoredObject {
+        let actual = ObjectID(hashing: bytes)
+        guard actual == id else { throw .corruptObject(id, reason: "content hashes to \(actual.short)") }
+        let object = try StoredObject.decode(id: id, bytes: bytes)
+        guard object.canonicalBytes() == bytes else { throw .corruptObject(id, reason: "bytes are not in canonical form") }
+        return object
+    }
+
+    /// Why an incoming object cannot enter a store, or `nil` when it can (for listing every
+    /// problem of a bundle or an objects directory at once).
+    static func problem(_ id: ObjectID, _ bytes: [UInt8]) -> String? {
+        do throws(StoreError) {
+            _ = try checked(id, bytes)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    /// Problems joined for one error line: the first ten, then how many more.
+    static func summary(_ problems: [String]) -> String {
+        var text = problems.prefix(10).joined(separator: "; ")
+        if problems.count > 10 { text += "; and \(problems.count - 10) more" }
+        return text
+    }
+
     /// Whether `store` holds `id` with the right bytes (a truncated copy left by an interrupted
     /// `cp` does not count: the object is fetched again and `put` replaces the bad file).
     static func isIntact(_ id: ObjectID, in store: any ObjectStore) -> Bool {
@@ -107,9 +135,7 @@ public enum ObjectTransfer {
         } catch .objectNotFound {
             throw .invalidInput(missingMessage(id, referrer: referrer, source: source, destination: destination))
         }
-        let object = try StoredObject.decode(id: id, bytes: bytes)
-        guard object.canonicalBytes() == bytes else { throw .corruptObject(id, reason: "bytes are not in canonical form") }
-        return object
+        return try checked(id, bytes)
     }
 
     private static func missingMessage(

@@ -214,7 +214,9 @@ public struct RefReconciler: Sendable {
         if let target, mergeVersion == nil {
             var problems: [String] = []
             view.checkTarget(target, of: name, event: localID) { _, problem in problems.append(problem) }
-            if let first = problems.first {
+            if var first = problems.first {
+                let prefix = "event \(localID.short) points at "
+                if first.hasPrefix(prefix) { first = "it is " + first.dropFirst(prefix.count) }
                 throw .invalidInput("cannot point ref \(name) at \(target.short): \(first)")
             }
         }

@@ -42,15 +42,9 @@ extension VersionStore {
     /// whole pull with nothing written.
     @discardableResult
     public func pull(
-        from other: VersionStore, kind: SyncReport.Kind = .pull, progress: ((ObjectTransfer.Progress) -> Void)? = nil
+        from other: VersionStore, progress: ((ObjectTransfer.Progress) -> Void)? = nil
     ) throws(StoreError) -> SyncReport {
-        if let here = root, let there = other.root, Self.sameDirectory(here, there) {
-            throw .invalidInput("\(there) is this store")
-        }
-        var report = SyncReport(kind: kind, source: other.root ?? "", destination: root ?? "")
-        let changed = try ObjectTransfer.changedRefs(from: other.refs, to: refs)
-        try receive(heads: changed, roots: changed.map(\.head), from: other.objects, into: &report, progress: progress)
-        return report
+        try receive(from: other, kind: .pull, progress: progress)
     }
 
     /// Push: the same as a pull run by `other`, so `other`'s refs follow the same rules and any
@@ -59,7 +53,19 @@ extension VersionStore {
     public func push(
         to other: VersionStore, progress: ((ObjectTransfer.Progress) -> Void)? = nil
     ) throws(StoreError) -> SyncReport {
-        try other.pull(from: self, kind: .push, progress: progress)
+        try other.receive(from: self, kind: .push, progress: progress)
+    }
+
+    private func receive(
+        from other: VersionStore, kind: SyncReport.Kind, progress: ((ObjectTransfer.Progress) -> Void)?
+    ) throws(StoreError) -> SyncReport {
+        if let here = root, let there = other.root, Self.sameDirectory(here, there) {
+            throw .invalidInput("\(there) is this store")
+        }
+        var report = SyncReport(kind: kind, source: other.root ?? "", destination: root ?? "")
+        let changed = try ObjectTransfer.changedRefs(from: other.refs, to: refs)
+        try receive(heads: changed, roots: changed.map(\.head), from: other.objects, into: &report, progress: progress)
+        return report
     }
 
     /// Imports a bare objects directory (`objects/` copied from another store, a USB stick, an
@@ -84,9 +90,8 @@ extension VersionStore {
         var problems: [String] = []
         try source.list { (id: ObjectID) throws(StoreError) in
             do throws(StoreError) {
-                let bytes = try source.get(id)
-                if let problem = FlowStoreBundle.check(id, bytes) { return problems.append(problem) }
-                if case .event(let event) = try StoredObject.decode(id: id, bytes: bytes) { events.append((id, event)) }
+                // Every object, reachable or not, is checked before anything is written.
+                if case .event(let event) = try ObjectTransfer.checked(id, try source.get(id)) { events.append((id, event)) }
                 ids.append(id)
                 progress?(ObjectTransfer.Progress(phase: .checking, done: ids.count, total: nil))
             } catch {
@@ -94,7 +99,7 @@ extension VersionStore {
             }
         }
         guard problems.isEmpty else {
-            throw .invalidInput("objects in \(directory) rejected, nothing was written (copy them again?): \(Self.summary(problems))")
+            throw .invalidInput("objects in \(directory) rejected, nothing was written (copy them again?): \(ObjectTransfer.summary(problems))")
         }
         report.ignored = try source.strayEntries()
         try receive(heads: Self.chainHeads(events), roots: ids, from: source, into: &report, progress: progress)
@@ -114,11 +119,9 @@ extension VersionStore {
             scanned += 1
             progress?(ObjectTransfer.Progress(phase: .checking, done: scanned, total: nil))
             do throws(StoreError) {
-                let bytes = try objects.get(id)
-                if let problem = FlowStoreBundle.check(id, bytes) { throw .invalidInput(problem) }
-                if case .event(let event) = try StoredObject.decode(id: id, bytes: bytes) { events.append((id, event)) }
+                if case .event(let event) = try ObjectTransfer.checked(id, try objects.get(id)) { events.append((id, event)) }
             } catch {
-                report.warnings.append("\(Self.describe(error)) (a half-finished copy? copy it again; it was skipped)")
+                report.warnings.append("\(error) (a half-finished copy? copy it again; it was skipped)")
             }
         }
         let reconciler = RefReconciler(store: self)
@@ -130,7 +133,7 @@ extension VersionStore {
                 checked.formUnion(reached)
                 report.refs.append(try reconciler.apply(try reconciler.plan(name, incoming: head)))
             } catch {
-                report.warnings.append("ref \(name) left alone: \(Self.describe(error))")
+                report.warnings.append("ref \(name) left alone: \(error)")
             }
         }
         try recordDivergences(report.refs)
@@ -229,7 +232,7 @@ extension VersionStore {
             missing = try ObjectTransfer.missingObjects(from: roots, source: source, destination: objects, progress: progress)
             for (name, head) in heads { decisions.append(try reconciler.plan(name, incoming: head)) }
         } catch {
-            throw .invalidInput("\(report.source) rejected, nothing was written: \(Self.describe(error))")
+            throw .invalidInput("\(report.source) rejected, nothing was written: \(error)")
         }
         report.bytesCopied = try ObjectTransfer.copy(missing, from: source, to: objects, progress: progress)
         report.objectsCopied = missing.count
@@ -240,30 +243,16 @@ extension VersionStore {
     /// For each ref, the events of `events` that no other event of the ref names as `prev` or
     /// in `merged`: the heads of its chains. Sorted by ref, then time, then id, so runs repeat.
     static func chainHeads(_ events: [(ObjectID, EventObject)]) -> [(name: RefName, head: ObjectID)] {
-        var named = Set<ObjectID>()
+        var named: [RefName: Set<ObjectID>] = [:]
         for (_, event) in events {
-            if let prev = event.prev { named.insert(prev) }
-            named.formUnion(event.merged)
+            named[event.ref, default: []].formUnion(event.merged + [event.prev].compactMap { $0 })
         }
-        return events.filter { !named.contains($0.0) }
+        return events.filter { named[$0.1.ref]?.contains($0.0) != true }
             .sorted { a, b in
                 if a.1.ref != b.1.ref { return a.1.ref < b.1.ref }
                 return a.1.time != b.1.time ? a.1.time < b.1.time : a.0 < b.0
             }
             .map { ($0.1.ref, $0.0) }
-    }
-
-    static func summary(_ problems: [String]) -> String {
-        var text = problems.prefix(FlowStoreBundle.maxListedProblems).joined(separator: "; ")
-        if problems.count > FlowStoreBundle.maxListedProblems {
-            text += "; and \(problems.count - FlowStoreBundle.maxListedProblems) more"
-        }
-        return text
-    }
-
-    /// An error's message without repeating the "rejected" framing of an inner sync error.
-    static func describe(_ error: StoreError) -> String {
-        error.description
     }
 
     static func sameDirectory(_ a: String, _ b: String) -> Bool {
