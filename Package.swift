@@ -22,8 +22,11 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // syncfs(2), which Swift's Glibc module does not declare: the one barrier behind batched
+        // durable writes (VersionStore.commitBatch). A header only; nothing to link.
+        .systemLibrary(name: "CFlowStoreSys", path: "Sources/CFlowStoreSys"),
         // The version store: canonical JSON, objects, refs, history, audit. No CLI or HTTP code.
-        .target(name: "FlowStoreCore", dependencies: ["COpenSSL"]),
+        .target(name: "FlowStoreCore", dependencies: ["COpenSSL", "CFlowStoreSys"]),
         // The HTTP face: Humanloop- and PromptLayer-compatible routes over FlowStoreCore.
         .target(
             name: "FlowStoreServer",
@@ -46,7 +49,18 @@ let package = Package(
         ),
         .executableTarget(name: "flowstore", dependencies: ["FlowStoreCLI"]),
         // `swift run -c release flowstore-bench`: the benchmark command (README, "Performance").
-        .executableTarget(name: "flowstore-bench", dependencies: ["FlowStoreCore"]),
+        // The server half runs the real app (buildApplication) beside a hello-world Hummingbird app
+        // as its ceiling, in a child process whose memory is measured on its own.
+        .executableTarget(
+            name: "flowstore-bench",
+            dependencies: [
+                "FlowStoreCore",
+                "FlowStoreServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "FlowStoreCoreTests", dependencies: ["FlowStoreCore"], resources: []),
         .testTarget(name: "FlowStoreCLITests", dependencies: ["FlowStoreCLI", "FlowStoreCore"]),
         .testTarget(

@@ -23,6 +23,42 @@ public enum SHA256 {
         bytes.withUnsafeBytes { digest(of: $0) }
     }
 
+    /// An incremental SHA-256 (`EVP_DigestInit_ex` / `EVP_DigestUpdate` / `EVP_DigestFinal_ex`),
+    /// for bytes that arrive in pieces: a file read in chunks, a stream being written.
+    /// Gives the same digest as `digest(of:)` over the concatenation of everything fed to it.
+    public struct Hasher: ~Copyable {
+        private let context: OpaquePointer
+
+        public init() {
+            // Like EVP_Digest above, these only fail when OpenSSL cannot allocate: not recoverable.
+            guard let context = EVP_MD_CTX_new() else { preconditionFailure("OpenSSL EVP_MD_CTX_new failed") }
+            precondition(EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "OpenSSL EVP_DigestInit_ex failed")
+            self.context = context
+        }
+
+        deinit { EVP_MD_CTX_free(context) }
+
+        public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+            guard bytes.count > 0 else { return }
+            precondition(EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) == 1, "OpenSSL EVP_DigestUpdate failed")
+        }
+
+        public mutating func update(_ bytes: [UInt8]) {
+            bytes.withUnsafeBytes { update($0) }
+        }
+
+        /// The 32-byte digest of everything fed so far; the hasher is used up.
+        public consuming func finalize() -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: SHA256.byteCount)
+            out.withUnsafeMutableBufferPointer { dst in
+                var size: UInt32 = 0
+                let ok = EVP_DigestFinal_ex(context, dst.baseAddress, &size)
+                precondition(ok == 1 && size == UInt32(SHA256.byteCount), "OpenSSL EVP_DigestFinal_ex failed")
+            }
+            return out
+        }
+    }
+
     /// Lowercase hex of the digest: the form object ids take.
     public static func hex(of bytes: [UInt8]) -> String {
         Hex.encode(digest(of: bytes))

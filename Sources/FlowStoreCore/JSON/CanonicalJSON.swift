@@ -27,7 +27,27 @@ public enum CanonicalJSON {
     }
 
     /// Parses a JSON text strictly and returns its canonical form.
+    ///
+    /// Runs the single-pass fast path (`FastCanonicalizer`: no `JSONValue`, no `String`s for the
+    /// common case) and falls back to the tree path (`canonicalizeViaTree`) for anything it
+    /// declines, which is where every error comes from. Both give the same bytes (tested).
     public static func canonicalize(_ bytes: [UInt8]) throws(JSONError) -> [UInt8] {
+        if let fast = bytes.withUnsafeBufferPointer({ FastCanonicalizer.canonicalize($0, maxDepth: JSONParser.defaultMaxDepth) }) {
+            return fast
+        }
+        return try canonicalizeViaTree(bytes)
+    }
+
+    /// `canonicalize` over raw memory (a mapped or read file), without copying it first.
+    public static func canonicalize(_ buffer: UnsafeRawBufferPointer) throws(JSONError) -> [UInt8] {
+        let bytes = buffer.assumingMemoryBound(to: UInt8.self)
+        if let fast = FastCanonicalizer.canonicalize(bytes, maxDepth: JSONParser.defaultMaxDepth) { return fast }
+        return try canonicalizeViaTree(Array(bytes))
+    }
+
+    /// The reference path: parse to a `JSONValue` tree (`JSONParser`), then `encode` it. Slower,
+    /// but it is what the store's objects go through, and what the fast path is tested against.
+    public static func canonicalizeViaTree(_ bytes: [UInt8]) throws(JSONError) -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(bytes.count)
         try encode(try JSONParser.parse(bytes), into: &buffer)

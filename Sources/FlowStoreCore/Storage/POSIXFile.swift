@@ -95,8 +95,12 @@ enum POSIXFile {
         if isDirectory(path) { return }
         let up = parent(of: path)
         if up != path, !up.isEmpty { try makeDirectories(up) }
-        if mkdir(path, 0o755) != 0, errno != EEXIST {
-            throw .io(path: path, message: lastError())
+        if mkdir(path, 0o755) != 0 {
+            if errno != EEXIST { throw .io(path: path, message: lastError()) }
+        } else if up != path, !up.isEmpty {
+            // The new directory's entry must be durable too, or a power cut could lose a
+            // fanout directory (and the objects in it) that a durable ref already points into.
+            try syncDirectory(up)
         }
     }
 

@@ -139,17 +139,62 @@ public struct FileRefStore: RefStore {
     }
 
     public func list(prefix: String) throws(StoreError) -> [(name: RefName, event: ObjectID)] {
+        try list(prefix: prefix, unreadable: nil)
+    }
+
+    /// `list`, but a ref file that does not hold an id (torn, garbage) is passed to
+    /// `unreadable` and skipped instead of failing the whole listing: how `verify` names
+    /// every damaged ref and still checks the others. (`gc` must not skip: it uses `list`.)
+    public func list(
+        prefix: String, unreadable: ((_ ref: String, _ error: StoreError) -> Void)?
+    ) throws(StoreError) -> [(name: RefName, event: ObjectID)] {
         var found: [(name: RefName, event: ObjectID)] = []
         // Walk only the directory the prefix names, then filter by the full prefix.
         let dirPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
         try walk(relative: dirPart) { (relative: String) throws(StoreError) in
-            guard relative.hasPrefix(prefix),
-                let event = try readFile("\(directory)/\(relative).ref", name: relative),
-                let name = try? RefName(relative)
-            else { return }
+            guard relative.hasPrefix(prefix) else { return }
+            let event: ObjectID?
+            do throws(StoreError) {
+                event = try readFile("\(directory)/\(relative).ref", name: relative)
+            } catch {
+                guard let unreadable else { throw error }
+                return unreadable(relative, error)
+            }
+            guard let event, let name = try? RefName(relative) else { return }
             found.append((name, event))
         }
         return found.sorted { $0.name < $1.name }
+    }
+
+    /// Removes lock files nobody holds: what a writer killed inside `compareAndSwap` leaves
+    /// behind (its flock died with it; the file did not). Follows the writers' own protocol —
+    /// lock without waiting, check the file is still the one on disk, unlink, release — so a
+    /// held lock is never touched, and a writer that opened the file a moment before simply
+    /// goes round its retry loop. Returns how many were (with `dryRun`, would be) removed.
+    public func removeStaleLocks(dryRun: Bool = false) throws(StoreError) -> Int {
+        var removed = 0
+        var pending = [directory]
+        while let dir = pending.popLast() {
+            for entry in try POSIXFile.list(dir) {
+                let path = "\(dir)/\(entry)"
+                if !entry.hasSuffix(".lock") {
+                    if !entry.hasSuffix(".ref"), POSIXFile.isDirectory(path) { pending.append(path) }
+                    continue
+                }
+                let fd = open(path, O_RDWR | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                defer { close(fd) }
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }  // held: a live writer
+                var held = stat()
+                var onDisk = stat()
+                guard fstat(fd, &held) == 0, stat(path, &onDisk) == 0, held.st_ino == onDisk.st_ino,
+                    held.st_dev == onDisk.st_dev
+                else { continue }
+                if !dryRun { unlink(path) }
+                removed += 1
+            }
+        }
+        return removed
     }
 
     private func walk(relative: String, _ visit: (String) throws(StoreError) -> Void) throws(StoreError) {

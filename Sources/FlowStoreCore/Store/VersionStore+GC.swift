@@ -11,7 +11,8 @@ public struct GCReport: Sendable {
 }
 
 extension VersionStore {
-    /// Removes objects that no ref, head or event reaches, and stale temp files.
+    /// Removes objects that no ref, head or event reaches, stale temp files, and ref lock files
+    /// no writer holds.
     ///
     /// Events are never unreachable (refs point at chain heads and chains are never cut), so
     /// every version that was ever a head or labelled stays: gc only reclaims what a failed or
@@ -48,6 +49,8 @@ extension VersionStore {
             report.removed.append(id)
         }
         if let root { report.tempFilesRemoved = try removeStaleTemps(root: root, now: now, graceSeconds: graceSeconds, dryRun: dryRun) }
+        // Lock files of writers killed mid-swap (safe at any age: a held lock is skipped).
+        if let fileRefs = refs as? FileRefStore { report.tempFilesRemoved += try fileRefs.removeStaleLocks(dryRun: dryRun) }
         return report
     }
 

@@ -51,7 +51,16 @@ extension VersionStore {
             }
         }
 
-        for (name, head) in try refs.list(prefix: "") {
+        // A torn or garbage ref file is one more problem, not the end of the check.
+        let allRefs: [(name: RefName, event: ObjectID)]
+        if let fileRefs = refs as? FileRefStore {
+            allRefs = try fileRefs.list(prefix: "") { ref, error in
+                problem("ref \(ref)", "ref file does not hold an event id (\(error))")
+            }
+        } else {
+            allRefs = try refs.list(prefix: "")
+        }
+        for (name, head) in allRefs {
             report.refsChecked += 1
             var events = 0  // not `&report.eventsChecked`: `problem` also writes to `report`
             try checkChain(name, head: head, count: &events, problem: problem)

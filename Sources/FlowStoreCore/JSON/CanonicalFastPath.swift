@@ -1,0 +1,605 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The fast path of `CanonicalJSON.canonicalize`: JSON text in, RFC 8785 bytes out, in one pass
+/// over the input and without building a `JSONValue`, a `String` or a `Double` in the common case.
+///
+/// Why the common case is cheap:
+/// - A string without a backslash is already canonical once its bytes are checked as UTF-8 (no
+///   control characters, no quote): it is copied as it is, eight ASCII bytes per step.
+/// - An escape is decoded and written back in its canonical form at once (`\/` → `/`,
+///   `\u00e9` → `é`, `\u000A` → `\n`, …), so strings never go through a scratch copy.
+/// - A plain integer of up to 15 digits, and a plain decimal such as `0.4` or `-123.25` with up
+///   to 15 significant digits (no exponent, no trailing zero), is already in ECMAScript form: it
+///   is copied. (Any decimal of at most 15 significant digits is the shortest text that reads
+///   back as its nearest double, and ECMAScript lays such a number out exactly as written.)
+///   Every other number is converted to a double and formatted by `CanonicalJSON.appendNumber`.
+/// - Object members are written as they come, and only an object whose keys are out of order is
+///   rewritten, once, in key order (UTF-8 key bytes compared with `KeyOrder`, which equals
+///   RFC 8785's UTF-16 order).
+///
+/// Anything it does not like (invalid JSON, a duplicate key, nesting too deep) makes it give up
+/// and `CanonicalJSON.canonicalize` runs the tree path instead, which throws the precise error.
+/// So errors, and every output byte, are the tree path's by construction; the test suite checks
+/// both paths agree on every vector and on seeded random documents.
+struct FastCanonicalizer {
+    /// Why the fast path stopped: the input is invalid (the tree path reports how), or the output
+    /// buffer was too small (numbers such as `1e20` can be longer in canonical form).
+    enum Bail: Error { case invalid, needSpace }
+
+    private struct Member {
+        /// The key's unescaped UTF-8 bytes: in the output buffer or, for a key written with
+        /// escapes, in `keyArena`.
+        var keyStart: Int
+        var keyCount: Int
+        var keyInArena: Bool
+        /// The member's bytes in the output buffer (`"key":value`, no comma).
+        var start: Int
+        var end: Int
+    }
+
+    private let input: UnsafePointer<UInt8>
+    private let end: Int
+    private var pos = 0
+    private let out: UnsafeMutablePointer<UInt8>
+    private let capacity: Int
+    private var count = 0
+    private let maxDepth: Int
+    private var members: [Member] = []
+    private var keyArena: [UInt8] = []
+    private var scratch: [UInt8] = []
+
+    /// Canonicalises `input`, or returns nil when the tree path must decide (invalid input).
+    static func canonicalize(_ input: UnsafeBufferPointer<UInt8>, maxDepth: Int) -> [UInt8]? {
+        guard let base = input.baseAddress, input.count > 0 else { return nil }
+        // Canonical text is shorter than its input except where numbers grow (`1E5` → `100000`):
+        // start with some room and retry with more in that rare case.
+        var capacity = input.count + 64
+        while true {
+            var outcome: Bail?
+            let result = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+                var scanner = FastCanonicalizer(
+                    input: base, end: input.count, out: buffer.baseAddress!, capacity: capacity, maxDepth: maxDepth)
+                do throws(Bail) {
+                    try scanner.document()
+                    initialized = scanner.count
+                } catch {
+                    outcome = error
+                    initialized = 0
+                }
+            }
+            switch outcome {
+            case nil: return result
+            case .invalid: return nil
+            case .needSpace: capacity = capacity * 2 + 64
+            }
+        }
+    }
+
+    private init(
+        input: UnsafePointer<UInt8>, end: Int, out: UnsafeMutablePointer<UInt8>, capacity: Int, maxDepth: Int
+    ) {
+        self.input = input
+        self.end = end
+        self.out = out
+        self.capacity = capacity
+        self.maxDepth = maxDepth
+    }
+
+    // MARK: Structure
+
+    private mutating func document() throws(Bail) {
+        skipWhitespace()
+        try value(depth: 0)
+        skipWhitespace()
+        if pos != end { throw .invalid }
+    }
+
+    /// Skips JSON white space; pretty-printed input has long runs of indentation, taken eight
+    /// spaces at a time.
+    @inline(__always)
+    private mutating func skipWhitespace() {
+        var p = pos
+        while p < end {
+            switch input[p] {
+            case 0x20:
+                p &+= 1
+                while p &+ 8 <= end, UnsafeRawPointer(input + p).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020 {
+                    p &+= 8
+                }
+            case 0x0A, 0x09, 0x0D: p &+= 1
+            default:
+                pos = p
+                return
+            }
+        }
+        pos = p
+    }
+
+    @inline(__always)
+    private mutating func emit(_ byte: UInt8) {
+        out[count] = byte
+        count += 1
+    }
+
+    /// `depth` counts the containers already open around this value, as in `JSONParser`.
+    private mutating func value(depth: Int) throws(Bail) {
+        guard pos < end else { throw .invalid }
+        switch input[pos] {
+        case 0x22: _ = try string()
+        case 0x7B:
+            guard depth < maxDepth else { throw .invalid }
+            try object(depth: depth + 1)
+        case 0x5B:
+            guard depth < maxDepth else { throw .invalid }
+            try array(depth: depth + 1)
+        case 0x74: try literal(0x74, 0x72, 0x75, 0x65)  // true
+        case 0x66: try literalFalse()
+        case 0x6E: try literal(0x6E, 0x75, 0x6C, 0x6C)  // null
+        case 0x2D, 0x30...0x39: try number()
+        default: throw .invalid
+        }
+    }
+
+    private mutating func literal(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) throws(Bail) {
+        guard pos + 4 <= end, input[pos] == a, input[pos + 1] == b, input[pos + 2] == c, input[pos + 3] == d
+        else { throw .invalid }
+        out[count] = a
+        out[count + 1] = b
+        out[count + 2] = c
+        out[count + 3] = d
+        count += 4
+        pos += 4
+    }
+
+    private mutating func literalFalse() throws(Bail) {
+        guard pos + 5 <= end, input[pos + 4] == 0x65 else { throw .invalid }
+        try literal(0x66, 0x61, 0x6C, 0x73)
+        emit(0x65)
+        pos += 1
+    }
+
+    private mutating func array(depth: Int) throws(Bail) {
+        pos += 1  // [
+        emit(0x5B)
+        skipWhitespace()
+        if pos < end, input[pos] == 0x5D {
+            pos += 1
+            emit(0x5D)
+            return
+        }
+        while true {
+            try value(depth: depth)
+            skipWhitespace()
+            guard pos < end else { throw .invalid }
+            let byte = input[pos]
+            pos += 1
+            if byte == 0x2C {
+                emit(0x2C)
+                skipWhitespace()
+            } else if byte == 0x5D {
+                emit(0x5D)
+                return
+            } else {
+                throw .invalid
+            }
+        }
+    }
+
+    private mutating func object(depth: Int) throws(Bail) {
+        pos += 1  // {
+        emit(0x7B)
+        skipWhitespace()
+        if pos < end, input[pos] == 0x7D {
+            pos += 1
+            emit(0x7D)
+            return
+        }
+        let base = members.count
+        let arenaBase = keyArena.count
+        var inOrder = true
+        while true {
+            guard pos < end, input[pos] == 0x22 else { throw .invalid }
+            let start = count
+            let escaped = try string()
+            var member = Member(keyStart: start + 1, keyCount: count - start - 2, keyInArena: false, start: start, end: 0)
+            if escaped {
+                member.keyStart = keyArena.count
+                unescapeCanonical(from: start + 1, to: count - 1)
+                member.keyCount = keyArena.count - member.keyStart
+                member.keyInArena = true
+            }
+            skipWhitespace()
+            guard pos < end, input[pos] == 0x3A else { throw .invalid }
+            pos += 1
+            emit(0x3A)
+            skipWhitespace()
+            try value(depth: depth)
+            member.end = count
+            if inOrder, members.count > base {
+                switch compareKeys(members[members.count - 1], member) {
+                case .orderedAscending: break
+                case .orderedSame: throw .invalid  // duplicate key: the tree path names it
+                case .orderedDescending: inOrder = false
+                }
+            }
+            members.append(member)
+            skipWhitespace()
+            guard pos < end else { throw .invalid }
+            let byte = input[pos]
+            pos += 1
+            if byte == 0x2C {
+                emit(0x2C)
+                skipWhitespace()
+            } else if byte == 0x7D {
+                break
+            } else {
+                throw .invalid
+            }
+        }
+        if !inOrder { try reorder(from: base) }
+        emit(0x7D)
+        // This object's keys are no longer needed: both stacks drop back to where it began.
+        keyArena.removeSubrange(arenaBase...)
+        members.removeSubrange(base...)
+    }
+
+    /// Rewrites the members `members[base...]` (already in the output, separated by commas) in
+    /// key order, and refuses a repeated key.
+    private mutating func reorder(from base: Int) throws(Bail) {
+        // Keys are compared straight from the output buffer (or the arena); no String is made.
+        let order = (base..<members.count).sorted { a, b in compareKeys(members[a], members[b]) == .orderedAscending }
+        for (a, b) in zip(order, order.dropFirst()) where compareKeys(members[a], members[b]) != .orderedAscending {
+            throw .invalid  // a repeated key
+        }
+        let regionStart = members[base].start
+        let length = members[members.count - 1].end - regionStart
+        var copy = scratch  // moved out and back, so the closure below may read `members` freely
+        scratch = []
+        if copy.count < length { copy = [UInt8](repeating: 0, count: Swift.max(length, copy.count * 2)) }
+        let output = out
+        let spans = members
+        copy.withUnsafeMutableBufferPointer { copy in
+            let copyBase = copy.baseAddress!
+            copyBase.update(from: output + regionStart, count: length)
+            var at = regionStart
+            for (n, index) in order.enumerated() {
+                if n > 0 {
+                    output[at] = 0x2C
+                    at += 1
+                }
+                let size = spans[index].end - spans[index].start
+                (output + at).update(from: copyBase + (spans[index].start - regionStart), count: size)
+                at += size
+            }
+        }
+        scratch = copy
+    }
+
+    private func compareKeys(_ a: Member, _ b: Member) -> ComparisonOrder {
+        keyBytes(a) { x in keyBytes(b) { y in KeyOrder.compare(x, y) } }
+    }
+
+    private func keyBytes<R>(_ m: Member, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if m.keyInArena {
+            return keyArena.withUnsafeBufferPointer { arena in
+                body(UnsafeBufferPointer(rebasing: arena[m.keyStart..<(m.keyStart + m.keyCount)]))
+            }
+        }
+        return body(UnsafeBufferPointer(start: out + m.keyStart, count: m.keyCount))
+    }
+
+    /// Decodes a key we have just written in canonical form (`\"`, `\\`, `\b\f\n\r\t`,
+    /// `\u00xx`) into `keyArena`, for ordering.
+    private mutating func unescapeCanonical(from start: Int, to stop: Int) {
+        var i = start
+        while i < stop {
+            let byte = out[i]
+            guard byte == 0x5C else {
+                keyArena.append(byte)
+                i += 1
+                continue
+            }
+            switch out[i + 1] {
+            case 0x62: keyArena.append(0x08)
+            case 0x66: keyArena.append(0x0C)
+            case 0x6E: keyArena.append(0x0A)
+            case 0x72: keyArena.append(0x0D)
+            case 0x74: keyArena.append(0x09)
+            case 0x75:
+                keyArena.append(Self.hexValue(out[i + 4]) << 4 | Self.hexValue(out[i + 5]))
+                i += 4
+            case let other: keyArena.append(other)  // \" or \\
+            }
+            i += 2
+        }
+    }
+
+    // MARK: Strings
+
+    /// Copies a string starting at its opening quote, checking it and writing escapes in their
+    /// canonical form. Returns whether it contained any escape.
+    ///
+    /// The scanning loop works on locals (not `self.pos`), so the cursor stays in a register.
+    private mutating func string() throws(Bail) -> Bool {
+        let input = self.input
+        let end = self.end
+        var p = pos + 1
+        var runStart = pos  // the opening quote is copied with the first run
+        var escaped = false
+        while true {
+            // Eight bytes at a time while none is a quote, a backslash, a control or non-ASCII;
+            // then straight to the first byte that is. (Sixteen per step, or Swift's SIMD16,
+            // measured slower: runs between special bytes are short in real prompts.)
+            while p &+ 8 <= end {
+                let mask = Self.attentionMask(UnsafeRawPointer(input + p).loadUnaligned(as: UInt64.self))
+                if mask != 0 {
+                    p &+= mask.trailingZeroBitCount &>> 3
+                    break
+                }
+                p &+= 8
+            }
+            guard p < end else { throw .invalid }
+            let byte = input[p]
+            if byte == 0x22 {
+                p += 1
+                copy(from: runStart, to: p)
+                pos = p
+                return escaped
+            } else if byte == 0x5C {
+                escaped = true
+                guard p &+ 1 < end else { throw .invalid }
+                switch input[p &+ 1] {
+                case 0x22, 0x5C, 0x62, 0x66, 0x6E, 0x72, 0x74:
+                    // \" \\ \b \f \n \r \t are already canonical: they stay in the run.
+                    p &+= 2
+                default:
+                    // \/ and \uXXXX are rewritten.
+                    copy(from: runStart, to: p)
+                    pos = p
+                    try escape()
+                    p = pos
+                    runStart = p
+                }
+            } else if byte >= 0x80 {
+                // Text in other scripts: validate consecutive multi-byte characters in one go.
+                repeat {
+                    p &+= try Self.utf8SequenceLength(input, at: p, end: end)
+                } while p < end && input[p] >= 0x80
+            } else if byte < 0x20 {
+                throw .invalid
+            } else {
+                p &+= 1
+            }
+        }
+    }
+
+    /// The high bit of each byte of `word` (little-endian) that is `"`, `\`, below U+0020 or
+    /// non-ASCII — and possibly of bytes above such a byte, but never below the first one:
+    /// borrows only propagate upwards from a byte that is itself flagged. So the lowest set bit
+    /// marks exactly the first byte needing attention, and zero means none does.
+    @inline(__always)
+    private static func attentionMask(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let control = word &- 0x2020_2020_2020_2020
+        let quote = (word ^ 0x2222_2222_2222_2222) &- ones
+        let backslash = (word ^ 0x5C5C_5C5C_5C5C_5C5C) &- ones
+        return (control | quote | backslash | word) & high
+    }
+
+    /// Copies input bytes to the output; runs of up to 16 bytes (keys, short values) as two
+    /// 8-byte moves instead of a `memmove` call, where both buffers have the room.
+    @inline(__always)
+    private mutating func copy(from start: Int, to stop: Int) {
+        let n = stop &- start
+        if n <= 16, start &+ 16 <= end, count &+ 16 <= capacity {
+            let source = UnsafeRawPointer(input + start)
+            let target = UnsafeMutableRawPointer(out + count)
+            target.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            target.storeBytes(of: source.loadUnaligned(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
+        } else {
+            (out + count).update(from: input + start, count: n)
+        }
+        count &+= n
+    }
+
+    /// The length of the well-formed UTF-8 sequence at `at` (Unicode Table 3-7): no overlong
+    /// forms, no surrogates, nothing above U+10FFFF. Same rules as `JSONParser`.
+    @inline(__always)
+    private static func utf8SequenceLength(_ input: UnsafePointer<UInt8>, at p: Int, end: Int) throws(Bail) -> Int {
+        let lead = input[p]
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF
+        let length: Int
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; high = 0x9F
+        case 0xF0: length = 4; low = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; high = 0x8F
+        default: throw .invalid
+        }
+        guard p + length <= end else { throw .invalid }
+        let second = input[p + 1]
+        guard second >= low, second <= high else { throw .invalid }
+        if length > 2 {
+            guard input[p + 2] & 0xC0 == 0x80 else { throw .invalid }
+            if length > 3, input[p + 3] & 0xC0 != 0x80 { throw .invalid }
+        }
+        return length
+    }
+
+    /// Reads one escape at `pos` (a backslash) and writes the canonical form of the character.
+    private mutating func escape() throws(Bail) {
+        guard pos + 1 < end else { throw .invalid }
+        let letter = input[pos + 1]
+        pos += 2
+        switch letter {
+        case 0x22, 0x5C:  // \" \\ stay
+            emit(0x5C)
+            emit(letter)
+        case 0x2F: emit(0x2F)  // \/ → /
+        case 0x62, 0x66, 0x6E, 0x72, 0x74:  // \b \f \n \r \t stay
+            emit(0x5C)
+            emit(letter)
+        case 0x75:
+            let unit = try hex4()
+            var scalar = UInt32(unit)
+            if unit >= 0xD800, unit <= 0xDBFF {
+                guard pos + 1 < end, input[pos] == 0x5C, input[pos + 1] == 0x75 else { throw .invalid }
+                pos += 2
+                let low = try hex4()
+                guard low >= 0xDC00, low <= 0xDFFF else { throw .invalid }
+                scalar = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
+            } else if unit >= 0xDC00, unit <= 0xDFFF {
+                throw .invalid
+            }
+            emitScalar(scalar)
+        default:
+            throw .invalid
+        }
+    }
+
+    private mutating func hex4() throws(Bail) -> UInt16 {
+        guard pos + 4 <= end else { throw .invalid }
+        var value: UInt16 = 0
+        for i in 0..<4 {
+            let byte = input[pos + i]
+            let digit: UInt8
+            switch byte {
+            case 0x30...0x39: digit = byte - 0x30
+            case 0x41...0x46: digit = byte - 0x41 + 10
+            case 0x61...0x66: digit = byte - 0x61 + 10
+            default: throw .invalid
+            }
+            value = value << 4 | UInt16(digit)
+        }
+        pos += 4
+        return value
+    }
+
+    /// Writes a decoded scalar as RFC 8785 wants it inside a string. Never longer than the
+    /// escape it came from, so it needs no capacity check.
+    private mutating func emitScalar(_ scalar: UInt32) {
+        switch scalar {
+        case 0x22, 0x5C:
+            emit(0x5C)
+            emit(UInt8(scalar))
+        case 0x08: emit(0x5C); emit(0x62)
+        case 0x09: emit(0x5C); emit(0x74)
+        case 0x0A: emit(0x5C); emit(0x6E)
+        case 0x0C: emit(0x5C); emit(0x66)
+        case 0x0D: emit(0x5C); emit(0x72)
+        case 0..<0x20:
+            emit(0x5C); emit(0x75); emit(0x30); emit(0x30)
+            emit(Self.lowerHex(UInt8(scalar >> 4)))
+            emit(Self.lowerHex(UInt8(scalar & 0xF)))
+        case 0x20..<0x80:
+            emit(UInt8(scalar))
+        case 0x80..<0x800:
+            emit(UInt8(0xC0 | scalar >> 6))
+            emit(UInt8(0x80 | scalar & 0x3F))
+        case 0x800..<0x10000:
+            emit(UInt8(0xE0 | scalar >> 12))
+            emit(UInt8(0x80 | scalar >> 6 & 0x3F))
+            emit(UInt8(0x80 | scalar & 0x3F))
+        default:
+            emit(UInt8(0xF0 | scalar >> 18))
+            emit(UInt8(0x80 | scalar >> 12 & 0x3F))
+            emit(UInt8(0x80 | scalar >> 6 & 0x3F))
+            emit(UInt8(0x80 | scalar & 0x3F))
+        }
+    }
+
+    private static func lowerHex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x61 + nibble - 10 }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8 { byte <= 0x39 ? byte - 0x30 : byte - 0x61 + 10 }
+
+    // MARK: Numbers
+
+    @inline(__always)
+    private func isDigit(_ byte: UInt8) -> Bool { byte &- 0x30 < 10 }
+
+    /// Checks the number grammar, then copies the text when it is already canonical, else
+    /// converts it to a double and formats it with `CanonicalJSON.appendNumber`.
+    private mutating func number() throws(Bail) {
+        let start = pos
+        let negative = input[pos] == 0x2D
+        if negative { pos += 1 }
+        guard pos < end, isDigit(input[pos]) else { throw .invalid }
+        let intStart = pos
+        if input[pos] == 0x30 {
+            pos += 1
+            if pos < end, isDigit(input[pos]) { throw .invalid }
+        } else {
+            while pos < end, isDigit(input[pos]) { pos += 1 }
+        }
+        let intDigits = pos - intStart
+        var fracDigits = 0
+        var fracStart = 0
+        if pos < end, input[pos] == 0x2E {
+            pos += 1
+            fracStart = pos
+            guard pos < end, isDigit(input[pos]) else { throw .invalid }
+            while pos < end, isDigit(input[pos]) { pos += 1 }
+            fracDigits = pos - fracStart
+        }
+        var hasExponent = false
+        if pos < end, input[pos] == 0x65 || input[pos] == 0x45 {
+            hasExponent = true
+            pos += 1
+            if pos < end, input[pos] == 0x2B || input[pos] == 0x2D { pos += 1 }
+            guard pos < end, isDigit(input[pos]) else { throw .invalid }
+            while pos < end, isDigit(input[pos]) { pos += 1 }
+        }
+
+        if !hasExponent {
+            let intIsZero = input[intStart] == 0x30
+            if fracDigits == 0 {
+                // An integer of up to 15 digits is its own canonical form; "-0" is "0".
+                if intIsZero {
+                    emit(0x30)
+                    return
+                }
+                if intDigits <= 15 {
+                    copy(from: start, to: pos)
+                    return
+                }
+            } else if input[pos - 1] != 0x30 {
+                var significant = intDigits + fracDigits
+                var leadingZeros = 0
+                if intIsZero {
+                    while input[fracStart + leadingZeros] == 0x30 { leadingZeros += 1 }
+                    significant = fracDigits - leadingZeros
+                }
+                // Plain ECMAScript layout needs the value ≥ 1e-6: at most five zeros after "0.".
+                if significant <= 15, leadingZeros <= 5 {
+                    copy(from: start, to: pos)
+                    return
+                }
+            }
+        }
+        // Everything else: through a double, as the tree path does.
+        let value = try Self.convert(UnsafeBufferPointer(start: input + start, count: pos - start))
+        guard count + 40 <= capacity - (end - pos) else { throw .needSpace }
+        var text: [UInt8] = []
+        do { try CanonicalJSON.appendNumber(value, into: &text) } catch { throw .invalid }
+        (out + count).update(from: text, count: text.count)
+        count += text.count
+    }
+
+    /// The correctly rounded double of grammatical number text (standard library conversion,
+    /// like `JSONParser`'s; correct rounding makes both give the same double).
+    private static func convert(_ text: UnsafeBufferPointer<UInt8>) throws(Bail) -> Double {
+        guard let value = Double(String(decoding: text, as: UTF8.self)), value.isFinite else { throw .invalid }
+        return value
+    }
+}

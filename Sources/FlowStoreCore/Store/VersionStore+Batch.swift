@@ -1,0 +1,404 @@
+/// Bulk commits: many versions made durable by a handful of file-system barriers instead of
+/// about ten `fsync`s per version (see `BatchWriter` for the protocol and why it is safe).
+///
+/// A batch records exactly what the same `commit` calls, one after another, would record: the
+/// same objects (file, content, version, one event per ref move), the same version numbers and
+/// parents, the same audit chains, the same checks and errors. What differs is when things
+/// become visible: each ref is written once per flush, at its final event, after every object
+/// of the flush is on disk; so readers see each file's new versions appear together.
+///
+/// ```swift
+/// let results = try store.commitBatch(versions, author: "importer")
+/// // or, streaming (flushes every `limits.maxVersions` versions):
+/// let batch = try store.batch(author: "importer")
+/// for v in versions { try batch.add(v) }
+/// try batch.finish()
+/// ```
+///
+/// Concurrent writers stay safe: refs still move by compare-and-swap under their locks. If
+/// another writer moved a file's head (or created the same path) during a flush, that file's
+/// versions of the flush are redone with ordinary `commit`s on top of theirs; a label someone
+/// else moved is moved again after theirs, as `moveRef` does.
+public struct BatchLimits: Sendable {
+    /// Versions per flush.
+    public var maxVersions: Int
+    /// Bytes of staged objects per flush.
+    public var maxBytes: Int
+
+    public init(maxVersions: Int = 20_000, maxBytes: Int = 256 << 20) {
+        self.maxVersions = maxVersions
+        self.maxBytes = maxBytes
+    }
+}
+
+extension VersionStore {
+    /// Commits `versions` in order, as `commit` would one by one, with batched durability.
+    /// Returns one result per version, in order.
+    public func commitBatch(
+        _ versions: [NewVersion], author: String, limits: BatchLimits = BatchLimits()
+    ) throws(StoreError) -> [CommitResult] {
+        let batch = try self.batch(author: author, limits: limits)
+        for version in versions { try batch.add(version) }
+        return try batch.finish()
+    }
+
+    /// A batch to add versions to; see `VersionBatch`.
+    public func batch(author: String, limits: BatchLimits = BatchLimits(), keepResults: Bool = true) throws(StoreError)
+        -> VersionBatch
+    {
+        try VersionBatch(store: self, author: author, limits: limits, keepResults: keepResults)
+    }
+}
+
+/// A streaming batch of commits (see `VersionStore.commitBatch`). Not thread-safe: one batch
+/// is used by one task; any number of batches and single commits may run side by side.
+public final class VersionBatch {
+    public let store: VersionStore
+    public let author: String
+    public let limits: BatchLimits
+    private let keepResults: Bool
+    /// nil when the store is not the on-disk backend: then every `add` is a plain `commit`.
+    private let writer: BatchWriter?
+
+    /// What a ref looks like on disk (`expected`) and after the moves staged so far.
+    private struct RefTrack {
+        var expected: ObjectID?
+        var event: ObjectID?
+        var target: ObjectID?
+        /// The path whose versions this ref belongs to (for redoing them after a conflict).
+        var path: FlowPath
+        /// Label moves staged in this flush, in order (replayed if someone else moved the label).
+        var moves: [(target: ObjectID?, message: String?)] = []
+    }
+
+    private struct FileState {
+        var file: ObjectID
+        var kind: FileKind
+        var tip: (id: ObjectID, version: VersionObject)?
+        /// Version names in the file's history, loaded when first needed.
+        var names: Set<String>?
+        /// Content id → newest version with it, loaded when first needed (`ReusePolicy.anyVersion`).
+        var contents: [ObjectID: (id: ObjectID, version: VersionObject)]?
+    }
+
+    private struct Pending {
+        var new: NewVersion
+        var resultIndex: Int
+    }
+
+    private var files: [FlowPath: FileState] = [:]
+    private var refs: [RefName: RefTrack] = [:]
+    /// Refs moved in this flush, in the order they must be swapped: paths, then heads, then labels.
+    private var touchedPaths: [RefName] = []
+    private var touchedHeads: [RefName] = []
+    private var touchedLabels: [RefName] = []
+    /// Versions staged in this flush, for `base` checks before they are on disk.
+    private var stagedVersions: [ObjectID: VersionObject] = [:]
+    private var pending: [Pending] = []
+    private var results: [CommitResult] = []
+    private var resultCount = 0
+
+    init(store: VersionStore, author: String, limits: BatchLimits, keepResults: Bool) throws(StoreError) {
+        self.store = store
+        self.author = author
+        self.limits = limits
+        self.keepResults = keepResults
+        if let objects = store.objects as? FileObjectStore, let refs = store.refs as? FileRefStore {
+            writer = try BatchWriter(objects: objects, refs: refs)
+        } else {
+            writer = nil
+        }
+    }
+
+    /// How many versions were added (committed or pending).
+    public var count: Int { resultCount }
+
+    /// Adds a version. It is checked at once (and throws what `commit` would throw, leaving the
+    /// batch as it was); it is durable, and visible to readers, after the next flush.
+    /// Returns its position in the batch.
+    @discardableResult
+    public func add(_ new: NewVersion) throws(StoreError) -> Int {
+        guard let writer else {
+            let result = try store.commit(new, author: author)
+            return record(result)
+        }
+        try Definition.validate(new.definition, kind: new.kind)
+        if let name = new.name, name.isEmpty { throw .invalidInput("version name may not be empty") }
+        let existing = try existingFile(new)
+        if let base = new.base {
+            // Checked before a file is created, so a refused version leaves no trace.
+            var baseFile = stagedVersions[base]?.file
+            if baseFile == nil { baseFile = try store.version(base).file }
+            guard let existing, baseFile == existing.file else {
+                throw .invalidInput("base version \(base.short) is not a version of \(quoted(new.path.rawValue))")
+            }
+        }
+        var state: FileState
+        let fileCreated: Bool
+        if let existing {
+            state = existing
+            fileCreated = false
+        } else {
+            state = try createFile(new, writer: writer)
+            fileCreated = true
+        }
+        let file = state.file
+
+        let contentBytes = StoredObject.content(ContentObject(kind: new.kind, definition: new.definition)).canonicalBytes()
+        let contentID = ObjectID(hashing: contentBytes)
+        if let reused = try reusable(contentID, policy: new.reuse, state: &state) {
+            files[new.path] = state
+            for label in new.labels {
+                try stageMove(RefNames.named(file, .labels, label), to: reused.id, message: nil, path: new.path)
+            }
+            let index = record(
+                CommitResult(file: file, fileCreated: false, versionID: reused.id, version: reused.version, created: false))
+            pending.append(Pending(new: new, resultIndex: index))
+            try flushIfFull()
+            return index
+        }
+        if let name = new.name {
+            if state.names == nil { state.names = try loadNames(state.tip?.id) }
+            // (A new file has no names; an existing one's are read once, then kept up to date.)
+            if state.names!.contains(name) { throw .versionNameTaken(path: new.path.rawValue, name: name) }
+        }
+
+        try writer.stage(contentBytes)
+        var parents = state.tip.map { [$0.id] } ?? []
+        if let base = new.base, base != state.tip?.id { parents.append(base) }
+        let version = VersionObject(
+            file: file, kind: new.kind, path: new.path, content: contentID, parents: parents,
+            number: (state.tip?.version.number ?? 0) + 1, name: new.name, message: new.message, author: author,
+            createdAt: store.clock(), metadata: new.metadata)
+        let versionID = try writer.stage(StoredObject.version(version).canonicalBytes())
+        try stageMove(RefNames.head(file), to: versionID, message: new.message ?? "version \(version.number)", path: new.path)
+        for label in new.labels {
+            try stageMove(RefNames.named(file, .labels, label), to: versionID, message: nil, path: new.path)
+        }
+        stagedVersions[versionID] = version
+        state.tip = (versionID, version)
+        if let name = new.name { state.names?.insert(name) }
+        if state.contents != nil, state.contents?[contentID] == nil { state.contents?[contentID] = (versionID, version) }
+        files[new.path] = state
+
+        let index = record(
+            CommitResult(file: file, fileCreated: fileCreated, versionID: versionID, version: version, created: true))
+        pending.append(Pending(new: new, resultIndex: index))
+        try flushIfFull()
+        return index
+    }
+
+    /// Makes every version added so far durable and moves the refs; returns nothing new to
+    /// wait for. Called automatically when a flush fills up, and by `finish`.
+    public func flush() throws(StoreError) {
+        guard let writer, !pending.isEmpty || writer.stagedCount > 0 else { return }
+        defer { resetFlush() }
+        var prepared: [BatchWriter.PreparedRef] = []
+        do {
+            for name in touchedPaths + touchedHeads + touchedLabels {
+                guard let track = refs[name], let event = track.event, event != track.expected else { continue }
+                prepared.append(try writer.prepareRef(name, expected: track.expected, new: event))
+            }
+            if writer.stagedCount > 0 {
+                try writer.publishObjects()  // barrier (objects and ref temps durable), rename, barrier
+            } else if !prepared.isEmpty {
+                try writer.barrier()  // ref temps durable
+            }
+        } catch {
+            writer.discard(prepared)
+            forgetAll()
+            throw error
+        }
+
+        // Compare-and-swap in order; a file whose path or head someone else moved is redone.
+        var redo: Set<FlowPath> = []
+        var relabel: [RefName] = []
+        var remaining = prepared[...]
+        while let ref = remaining.popFirst() {
+            guard let track = refs[ref.name] else { continue }
+            if redo.contains(track.path) {
+                writer.discard([ref])
+                continue
+            }
+            let moved: Bool
+            do {
+                moved = try writer.moveRef(ref)
+            } catch {
+                writer.discard(Array(remaining))
+                forgetAll()
+                throw error
+            }
+            if moved {
+                refs[ref.name]?.expected = ref.new
+                refs[ref.name]?.moves = []
+            } else if ref.name.rawValue.hasPrefix("paths/") || ref.name.rawValue.hasSuffix("/head") {
+                redo.insert(track.path)
+            } else {
+                relabel.append(ref.name)
+            }
+        }
+        try writer.barrier()
+
+        // Rare: concurrent writers. Ordinary durable commits and ref moves, on top of theirs.
+        for name in relabel {
+            guard let track = refs[name] else { continue }
+            refs[name] = nil
+            for move in track.moves {
+                try store.moveRef(name, to: move.target, author: author, message: move.message)
+            }
+        }
+        if !redo.isEmpty {
+            for path in redo { forget(path) }
+            for item in pending where redo.contains(item.new.path) {
+                let result = try store.commit(item.new, author: author)
+                if keepResults { results[item.resultIndex] = result }
+            }
+        }
+    }
+
+    /// Flushes and returns the result of every version added, in order (empty when the batch
+    /// was made with `keepResults: false`).
+    @discardableResult
+    public func finish() throws(StoreError) -> [CommitResult] {
+        try flush()
+        return results
+    }
+
+    // MARK: - Internals
+
+    private func record(_ result: CommitResult) -> Int {
+        if keepResults { results.append(result) }
+        resultCount += 1
+        return resultCount - 1
+    }
+
+    private func flushIfFull() throws(StoreError) {
+        guard let writer else { return }
+        if pending.count >= limits.maxVersions || writer.stagedBytes >= limits.maxBytes { try flush() }
+    }
+
+    private func resetFlush() {
+        touchedPaths.removeAll(keepingCapacity: true)
+        touchedHeads.removeAll(keepingCapacity: true)
+        touchedLabels.removeAll(keepingCapacity: true)
+        stagedVersions.removeAll(keepingCapacity: true)
+        pending.removeAll(keepingCapacity: true)
+        for (name, track) in refs where !track.moves.isEmpty { refs[name]?.moves = [] }
+    }
+
+    /// Drops what we believe about a path and its refs, so it is read again from disk.
+    private func forget(_ path: FlowPath) {
+        files[path] = nil
+        for (name, track) in refs where track.path == path { refs[name] = nil }
+    }
+
+    private func forgetAll() {
+        files.removeAll()
+        refs.removeAll()
+    }
+
+    private func track(_ name: RefName, path: FlowPath) throws(StoreError) -> RefTrack {
+        if let track = refs[name] { return track }
+        let state = try store.refState(name)
+        let track = RefTrack(expected: state?.eventID, event: state?.eventID, target: state?.target, path: path)
+        refs[name] = track
+        return track
+    }
+
+    /// Stages the event for a ref move, chained after the moves staged before it.
+    private func stageMove(_ name: RefName, to target: ObjectID?, message: String?, path: FlowPath) throws(StoreError) {
+        guard let writer else { return }
+        var track = try self.track(name, path: path)
+        if track.target == target { return }
+        let action: EventAction = target == nil ? .delete : (track.target == nil ? .create : .move)
+        let event = EventObject(
+            ref: name, action: action, from: track.target, to: target, prev: track.event, author: author,
+            time: store.clock(), message: message)
+        let id = try writer.stage(StoredObject.event(event).canonicalBytes())
+        if track.event == track.expected {
+            let raw = name.rawValue
+            if raw.hasPrefix("paths/") {
+                touchedPaths.append(name)
+            } else if raw.hasSuffix("/head") {
+                touchedHeads.append(name)
+            } else {
+                touchedLabels.append(name)
+            }
+        }
+        track.event = id
+        track.target = target
+        track.moves.append((target, message))
+        refs[name] = track
+    }
+
+    /// The file at the version's path, known to the batch or read from disk; nil when there is
+    /// none and the version may create it.
+    private func existingFile(_ new: NewVersion) throws(StoreError) -> FileState? {
+        if let state = files[new.path] {
+            guard state.kind == new.kind else {
+                throw .kindMismatch(path: new.path.rawValue, existing: state.kind, requested: new.kind)
+            }
+            return state
+        }
+        guard let file = try track(RefNames.path(new.path), path: new.path).target else {
+            guard new.createFile else { throw .fileNotFound(new.path.rawValue) }
+            return nil
+        }
+        let kind = try store.fileObject(file).kind
+        guard kind == new.kind else { throw .kindMismatch(path: new.path.rawValue, existing: kind, requested: new.kind) }
+        var tip: (id: ObjectID, version: VersionObject)?
+        if let head = try track(RefNames.head(file), path: new.path).target { tip = (head, try store.version(head)) }
+        let state = FileState(file: file, kind: kind, tip: tip)
+        files[new.path] = state
+        return state
+    }
+
+    /// Stages a new file at the version's path, as `VersionStore.createFile` writes it.
+    private func createFile(_ new: NewVersion, writer: BatchWriter) throws(StoreError) -> FileState {
+        let object = FileObject(
+            kind: new.kind, path: new.path, author: author, createdAt: store.clock(), nonce: POSIXFile.randomToken())
+        let file = try writer.stage(StoredObject.file(object).canonicalBytes())
+        try stageMove(RefNames.path(new.path), to: file, message: "create \(new.kind.rawValue)", path: new.path)
+        let state = FileState(file: file, kind: new.kind, tip: nil, names: [], contents: [:])
+        files[new.path] = state
+        return state
+    }
+
+    private func loadNames(_ head: ObjectID?) throws(StoreError) -> Set<String> {
+        guard let head else { return [] }
+        var names = Set<String>()
+        for (_, v) in try history(from: head) { if let name = v.name { names.insert(name) } }
+        return names
+    }
+
+    private func reusable(
+        _ content: ObjectID, policy: ReusePolicy, state: inout FileState
+    ) throws(StoreError) -> (id: ObjectID, version: VersionObject)? {
+        guard let tip = state.tip else { return nil }
+        switch policy {
+        case .never: return nil
+        case .head: return tip.version.content == content ? tip : nil
+        case .anyVersion:
+            if state.contents == nil {
+                var contents: [ObjectID: (id: ObjectID, version: VersionObject)] = [:]
+                // Newest first, so the first version seen with a content is the one `commit` returns.
+                for (id, v) in try history(from: tip.id) where contents[v.content] == nil { contents[v.content] = (id, v) }
+                state.contents = contents
+            }
+            return state.contents?[content]
+        }
+    }
+
+    /// History that may run through versions staged in this flush (not yet on disk).
+    private func history(from start: ObjectID) throws(StoreError) -> [(ObjectID, VersionObject)] {
+        var out: [(ObjectID, VersionObject)] = []
+        var id: ObjectID? = start
+        // Staged versions form a first-parent chain on top of the on-disk head.
+        while let current = id, let v = stagedVersions[current] {
+            out.append((current, v))
+            id = v.parents.first
+        }
+        if let id { out += try store.history(from: id) }
+        return out
+    }
+}

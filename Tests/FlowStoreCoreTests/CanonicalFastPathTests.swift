@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+
+@testable import FlowStoreCore
+
+/// The single-pass canonicaliser (`FastCanonicalizer`, behind `CanonicalJSON.canonicalize`)
+/// must give exactly the tree path's bytes (`JSONParser` + `CanonicalJSON.encode`) for every
+/// valid input, and decline every invalid one so the tree path reports the error.
+@Suite("CanonicalFastPath")
+struct CanonicalFastPathTests {
+    /// The fast path alone: nil when it declines.
+    static func fast(_ bytes: [UInt8]) -> [UInt8]? {
+        bytes.withUnsafeBufferPointer { FastCanonicalizer.canonicalize($0, maxDepth: JSONParser.defaultMaxDepth) }
+    }
+
+    static func tree(_ bytes: [UInt8]) -> [UInt8]? {
+        try? CanonicalJSON.canonicalizeViaTree(bytes)
+    }
+
+    /// Both paths agree: same bytes, or both refuse.
+    static func expectSame(_ bytes: [UInt8], _ comment: @autoclosure () -> String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+        let f = fast(bytes)
+        let t = tree(bytes)
+        #expect(f == t, "\(comment()) input: \(String(decoding: bytes.prefix(300), as: UTF8.self))", sourceLocation: sourceLocation)
+    }
+
+    @Test func everyVector() throws {
+        let vectors = try CanonicalVectorTests.loadVectors()
+        let valid = try #require(vectors["valid"]?.arrayValue)
+        for vector in valid {
+            let name = try #require(vector["name"]?.stringValue)
+            let input = Array(try #require(vector["input"]?.stringValue).utf8)
+            let canonical = Array(try #require(vector["canonical"]?.stringValue).utf8)
+            // The fast path must accept every valid vector itself, not lean on the fallback.
+            #expect(Self.fast(input) == canonical, "\(name)")
+            #expect(Self.fast(canonical) == canonical, "\(name)")
+            #expect(Self.tree(input) == canonical, "\(name)")
+        }
+        let invalid = try #require(vectors["invalid"]?.arrayValue)
+        for vector in invalid {
+            let name = try #require(vector["name"]?.stringValue)
+            let input: [UInt8] =
+                if let hex = vector["input_hex"]?.stringValue { try #require(Hex.decode(hex)) } else {
+                    Array(try #require(vector["input"]?.stringValue).utf8)
+                }
+            #expect(Self.fast(input) == nil, "\(name) must be left to the tree path")
+        }
+    }
+
+    /// Seeded random documents, written canonically, messily (shuffled keys, odd spacing,
+    /// needless escapes, other number spellings) and pretty-printed.
+    @Test func seededRandomDocuments() throws {
+        var random = JCSTestRandom(seed: 0xFA57_0001)
+        for _ in 0..<4000 {
+            let value = random.jsonValue(depth: 5)
+            let canonical = try CanonicalJSON.encode(value)
+            #expect(Self.fast(canonical) == canonical)
+            let messy = Array(random.messyText(value).utf8)
+            #expect(Self.fast(messy) == canonical, "\(String(decoding: messy, as: UTF8.self))")
+            #expect(Self.fast(Array(value.prettyPrinted().utf8)) == canonical)
+        }
+    }
+
+    /// Number spellings around every boundary of the copy-as-is rules (15 digits, trailing
+    /// zeros, five leading zeros, exponents), against the tree path.
+    @Test func numberSpellings() {
+        var random = JCSTestRandom(seed: 0x5EED_0002)
+        let fixed = [
+            "0", "-0", "0.0", "-0.0", "1", "-1", "10", "100.0", "0.5", "-0.5", "0.10", "1.5e0", "123456789012345",
+            "1234567890123456", "-123456789012345", "9007199254740993", "123456789012345.5", "12345678901234.5",
+            "0.000001", "0.0000001", "0.0000012345", "0.00001234567890123", "0.123456789012345",
+            "0.1234567890123456", "1e21", "1E20", "1e-7", "2e-3", "4.50", "333333333.33333329", "1e400", "-1e-400",
+            "0.30000000000000004", "9.999999999999999e20", "5e-324", "1.7976931348623157e308", "100000000000000000000",
+            "1000000000000000000000", "0.1e1", "10e-1",
+        ]
+        for text in fixed { Self.expectSame(Array(text.utf8), text) }
+        for _ in 0..<20_000 {
+            let intDigits = random.int(in: 0...18)
+            let fracDigits = random.int(in: 0...18)
+            var text = random.bool() ? "-" : ""
+            if intDigits == 0 {
+                text += "0"
+            } else {
+                text += String(random.int(in: 1...9))
+                for _ in 1..<intDigits { text += String(random.int(in: 0...9)) }
+            }
+            if fracDigits > 0 || intDigits == 0 && random.bool() {
+                text += "."
+                let zeros = random.int(in: 0...8)
+                text += String(repeating: "0", count: min(zeros, max(fracDigits, 1)))
+                for _ in 0..<max(1, fracDigits - zeros) { text += String(random.int(in: 0...9)) }
+            }
+            if random.int(in: 0...4) == 0 { text += random.pick(["e", "E"]) + random.pick(["", "+", "-"]) + String(random.int(in: 0...30)) }
+            Self.expectSame(Array(text.utf8), text)
+            Self.expectSame(Array("[\(text),{\"n\":\(text)}]".utf8), text)
+        }
+    }
+
+    /// Keys that need escapes, sort differently in UTF-16 than in scalar order, or repeat
+    /// after unescaping; nested unsorted objects; strings of every length around the
+    /// eight-byte steps.
+    @Test func keysStringsAndStructure() {
+        let cases = [
+            #"{"b":1,"a":2}"#, #"{"a":1,"a":2}"#, #"{"a":1,"\u0061":2}"#, #"{"\n":1,"\u000a":2}"#,
+            #"{"\ud83d\ude00":1,"\ufb33":2,"\u20ac":3,"\r":4,"1":5,"\u0080":6,"\u00f6":7}"#,
+            #"{"😀":1,"דּ":2,"€":3}"#, #"{"z":{"y":{"x":[{"b":1,"a":[{"d":4,"c":3}]}]}},"a":"\"q\""}"#,
+            #"{"\"":1,"\\":2,"\/":3,"/":4}"#, #"{"k\u0000":1,"k":2,"k\u001f":3}"#, #"{"é":1,"e\u0301":2,"e":3}"#,
+            #"["\u2028\u2029\u007f\ufeff", "\uD834\uDD1E", "\uDD1E", "\uD834x"]"#, " [ ] ", "{ }", "\u{FEFF}{}",
+            #"{"a":1,}"#, #"[1,]"#, #"{"a" 1}"#, "[truex]", "[nul]", "[fals]", "[false]", "\"\u{7F}\"",
+            "\"tab\there\"", "[1 2]", "{\"a\":1}}", "01", "-", "1.", "1e", "1e+", ".5", "+1", "[\"\\x\"]", "\"\\u12g4\"",
+        ]
+        for text in cases { Self.expectSame(Array(text.utf8), text) }
+        for length in 0..<40 {
+            for filler in ["a", "é", "中", "😀", "\\n", "\\u00e9", "\\\"", "\u{7F}"] {
+                let body = String(repeating: filler, count: length)
+                Self.expectSame(Array("{\"\(body)\":\"\(body)\",\"k\":\"\(body)x\"}".utf8), body)
+            }
+        }
+        // Invalid UTF-8 at every position of a long ASCII run.
+        for position in 0..<20 {
+            var bytes = Array("\"abcdefghijklmnopqrstuvwxyz\"".utf8)
+            bytes[1 + position] = 0xFF
+            #expect(Self.fast(bytes) == nil)
+            bytes[1 + position] = 0x01
+            #expect(Self.fast(bytes) == nil)
+        }
+    }
+
+    /// Numbers whose canonical form is longer than their text make the output outgrow its
+    /// first buffer.
+    @Test func outputLongerThanInput() throws {
+        let text = "[" + Array(repeating: "1e20", count: 5000).joined(separator: ",") + "]"
+        let expected = "[" + Array(repeating: "100000000000000000000", count: 5000).joined(separator: ",") + "]"
+        #expect(Self.fast(Array(text.utf8)) == Array(expected.utf8))
+        #expect(try CanonicalJSON.canonicalize(Array("1E5".utf8)) == Array("100000".utf8))
+    }
+
+    @Test func nestingLimit() {
+        let atLimit = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
+        let tooDeep = String(repeating: "[", count: 513) + String(repeating: "]", count: 513)
+        #expect(Self.fast(Array(atLimit.utf8)) == Array(atLimit.utf8))
+        #expect(Self.fast(Array(tooDeep.utf8)) == nil)
+        #expect(throws: JSONError.self) { try CanonicalJSON.canonicalize(Array(tooDeep.utf8)) }
+    }
+
+    @Test func rawBufferEntryPoint() throws {
+        let bytes = Array(#"{"b": [1.50, "\u00e9"], "a": null}"#.utf8)
+        let canonical = try bytes.withUnsafeBytes { (raw) throws(JSONError) -> [UInt8] in try CanonicalJSON.canonicalize(raw) }
+        #expect(String(decoding: canonical, as: UTF8.self) == #"{"a":null,"b":[1.5,"é"]}"#)
+    }
+
+    /// Feeding the incremental hasher in random pieces gives the one-shot digest.
+    @Test func incrementalHasher() {
+        var random = JCSTestRandom(seed: 42)
+        for size in [0, 1, 55, 56, 63, 64, 65, 1000, 100_003] {
+            let bytes = (0..<size).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            var hasher = SHA256.Hasher()
+            var at = 0
+            while at < size {
+                let n = min(size - at, random.int(in: 0...200))
+                bytes[at..<(at + n)].withUnsafeBytes { hasher.update($0) }
+                at += n
+            }
+            #expect(hasher.finalize() == SHA256.digest(of: bytes), "\(size)")
+        }
+        var empty = SHA256.Hasher()
+        empty.update([])
+        #expect(Hex.encode(empty.finalize()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
+}
