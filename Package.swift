@@ -22,9 +22,9 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
-        // syncfs(2), which Swift's Glibc module does not declare: the one barrier behind batched
-        // durable writes (VersionStore.commitBatch). A header only; nothing to link.
-        .systemLibrary(name: "CFlowStoreSys", path: "Sources/CFlowStoreSys"),
+        // A few lines of C: syncfs(2), which Swift's Glibc module does not declare (the barrier
+        // behind VersionStore.commitBatch), and the SSE2/NEON scan of canonical JSON's fast path.
+        .target(name: "CFlowStoreSys", path: "Sources/CFlowStoreSys"),
         // The version store: canonical JSON, objects, refs, history, audit. No CLI or HTTP code.
         .target(name: "FlowStoreCore", dependencies: ["COpenSSL", "CFlowStoreSys"]),
         // The HTTP face: Humanloop- and PromptLayer-compatible routes over FlowStoreCore.

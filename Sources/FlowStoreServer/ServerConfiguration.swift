@@ -45,6 +45,10 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// Called once the listener is bound, with the actual port.
     public var onServerRunning: @Sendable (Int) async -> Void
+    /// A connection that neither sends nor receives for this long is closed: an idle or
+    /// stalled client (one that connects and sends nothing, or keeps sending a refused body
+    /// the server no longer reads) cannot hold a connection and its file descriptor forever.
+    public var idleTimeout: Duration = .seconds(60)
 
     public static let defaultMaxBodyBytes = 10 * 1024 * 1024
 

@@ -124,21 +124,26 @@ enum Corpus {
                             "AI_DATA_EXTRACTION", "COMPARE", "CONTAINS", "CODING_AGENT"]
     static let operators = ["=", "!=", "<", ">", "<=", ">=", "in", "not_in", "is_null", "is_not_null"]
 
+    static let wordBytes: [[UInt8]] = words.map { Array($0.utf8) }
+
     /// About `bytes` bytes of prose: sentences, line breaks, the odd paragraph.
     static func text(_ bytes: Int, _ rng: inout SeededRandom) -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes + 32)
         var sentence = 0
-        while out.utf8.count < bytes {
-            out += rng.pick(words)
+        var sentenceLength = rng.int(6...18)
+        while out.count < bytes {
+            out.append(contentsOf: wordBytes[Int(rng.next() % UInt64(wordBytes.count))])
             sentence += 1
-            if sentence > rng.int(6...18) {
-                out += rng.chance(20) ? ".\n\n" : ". "
+            if sentence > sentenceLength {
+                out.append(contentsOf: rng.chance(20) ? [0x2E, 0x0A, 0x0A] : [0x2E, 0x20])
                 sentence = 0
+                sentenceLength = rng.int(6...18)
             } else {
-                out += " "
+                out.append(0x20)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// About `bytes` bytes of Python, with quotes, backslashes and Unicode comments.

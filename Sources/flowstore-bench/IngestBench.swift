@@ -44,11 +44,14 @@ func ingestBench(_ options: Options, work: String, report: Report) throws -> Str
     var flowstoreSeconds = 0.0
     flowstoreSeconds = try measure {
         let batch = try store.batch(author: "bench", keepResults: false)
+        let t0 = now()
         for name in names {
             guard let bytes = readFile("\(corpus)/\(name)") else { fail("cannot read \(name)") }
             try batch.add(try newVersion(fromBody: bytes))
         }
+        let t1 = now()
         try batch.finish()
+        if ProcessInfo.processInfo.environment["FLOWSTORE_BENCH_DEBUG"] != nil { note("adds \(fmt(t1 - t0, 2)) s, finish \(fmt(now() - t1, 2)) s") }
     }
     let flowstoreRate = Double(n) / flowstoreSeconds
     report.add("ingest", "FlowStore batch (durable: 3 syncfs per 20,000)", "\(fmt(flowstoreRate, 0)) versions/s",
@@ -66,7 +69,6 @@ func ingestBench(_ options: Options, work: String, report: Report) throws -> Str
     }
     report.add("ingest", "FlowStore commit, one at a time (durable)", "\(fmt(Double(sample) / sequentialSeconds, 0)) versions/s",
                "\(grouped(sample)) versions, \(fmt(1000 * sequentialSeconds / Double(sample), 2)) ms each")
-    removeTree(work + "/ingest-sequential")
 
     guard which("git") != nil else {
         note("git comparison skipped: git not found")
@@ -83,7 +85,6 @@ func ingestBench(_ options: Options, work: String, report: Report) throws -> Str
     report.add("ingest", "\(version) hash-object -w --stdin-paths (default: no fsync)", "\(fmt(gitRate, 0)) objects/s",
                "\(fmt(plain.seconds)) s; FlowStore batch is \(fmt(flowstoreRate / gitRate, 2))×")
     syncAll()
-    removeTree(gitDefault)
 
     // git durable, its batch mode: update-index --add (an ODB transaction) with core.fsyncMethod=batch.
     let gitBatch = work + "/git-batch"
@@ -96,7 +97,6 @@ func ingestBench(_ options: Options, work: String, report: Report) throws -> Str
         report.add("ingest", "git update-index --add, core.fsyncMethod=batch (durable)", "\(fmt(gitBatchRate, 0)) objects/s",
                    "\(fmt(batched.seconds)) s; FlowStore batch is \(fmt(flowstoreRate / gitBatchRate, 2))×")
     }
-    removeTree(gitBatch)
 
     // git durable without a transaction: hash-object fsyncs every loose object.
     let gitSync = work + "/git-fsync"
@@ -106,7 +106,6 @@ func ingestBench(_ options: Options, work: String, report: Report) throws -> Str
         "git -C \"\(gitSync)\" -c core.fsync=loose-object hash-object -w --stdin-paths < \"\(work)/ingest-sample.txt\" > /dev/null")
     report.add("ingest", "git hash-object -w, core.fsync=loose-object (durable)", "\(fmt(Double(sample) / synced.seconds, 0)) objects/s",
                "\(grouped(sample)) objects, \(fmt(1000 * synced.seconds / Double(sample), 2)) ms each")
-    removeTree(gitSync)
 
     let ratio = flowstoreRate / gitRate
     report.target("bulk ingest vs git hash-object (default)", goal: "≥ 1×", measured: "\(fmt(ratio, 2))×", met: ratio >= 1)

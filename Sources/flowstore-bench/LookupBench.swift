@@ -106,6 +106,5 @@ func lookupBench(_ options: Options, work: String, report: Report) throws -> Str
         report.target("\(name) at \(grouped(options.lookupLarge)) vs \(grouped(options.lookupSmall))", goal: "ratio ≤ 1.3",
                       measured: fmt(ratio, 2), met: ratio <= 1.3)
     }
-    removeTree(work + "/lookup-small")
     return work + "/lookup-large"
 }

@@ -63,5 +63,4 @@ func memoryBench(_ options: Options, work: String, candidate: String?, report: R
         report.target("verify memory bounded (streams)", goal: "< 100 B/object growth",
                       measured: "\(fmt(perObject, 0)) B/object, \(megabytes(rss)) at \(grouped(checked))", met: perObject < 100)
     }
-    removeTree(work + "/verify-small")
 }

@@ -182,5 +182,4 @@ func serverBench(_ options: Options, work: String, report: Report) async throws 
     report.add("server", "server peak RSS (VmHWM) after the runs above", megabytes(rss), "")
     child.terminate()
     child.waitUntilExit()
-    removeTree(storePath)
 }

@@ -190,15 +190,25 @@ final class Report {
 }
 
 /// The machine, as the README's table states it.
-func machineDescription() -> [String] {
+func machineDescription(work: String) -> [String] {
     var lines: [String] = []
     let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
     let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
         .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" } ?? "unknown"
     lines.append("cpu: \(model), \(ProcessInfo.processInfo.activeProcessorCount) cores (nproc)")
     lines.append("memory: \(ProcessInfo.processInfo.physicalMemory / (1 << 30)) GiB")
-    if let out = try? shell("df -hT \"${TMPDIR:-/tmp}\" | tail -1").output {
-        lines.append("disk (work directory): " + out.split(whereSeparator: \.isWhitespace).prefix(3).joined(separator: " "))
+    if let out = try? shell("df -hT \"\(work)\" | tail -1").output {
+        let fields = out.split(whereSeparator: \.isWhitespace)
+        var disk = "disk (work directory \(work)): " + fields.prefix(3).joined(separator: " ")
+        if let options = try? String(contentsOfFile: "/proc/fs/ext4/\(fields.first.map { String($0.split(separator: "/").last ?? "") } ?? "")/options", encoding: .utf8) {
+            disk += options.contains("journal_checksum") || options.contains("data=") ? "" : ""
+        }
+        if let mounts = try? String(contentsOfFile: "/proc/mounts", encoding: .utf8),
+            let line = mounts.split(separator: "\n").first(where: { $0.hasPrefix(String(fields.first ?? "")) })
+        {
+            disk += " (" + line.split(separator: " ").dropFirst(3).first.map(String.init).map { String($0.prefix(60)) }! + ")"
+        }
+        lines.append(disk)
     }
     if let out = try? shell("uname -sr").output { lines.append("kernel: " + out.trimmingCharacters(in: .whitespacesAndNewlines)) }
     return lines

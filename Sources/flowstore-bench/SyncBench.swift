@@ -29,7 +29,6 @@ func syncBench(_ options: Options, work: String, ingestStore: String?, report: R
         report.add("sync", "rsync -a of objects/ (no fsync)", "\(fmt(rate, 0)) objects/s",
                    "\(grouped(sourceObjects)) files, \(megabytes(sourceBytes)) in \(fmt(rsync.seconds)) s (+ \(fmt(flush, 2)) s sync); FlowStore is \(fmt((Double(copied) / pullSeconds) / rate, 2))×")
         report.target("sync pull vs rsync -a", goal: "report", measured: "\(fmt((Double(copied) / pullSeconds) / rate, 2))×", met: nil)
-        removeTree(work + "/rsync-destination")
     } else {
         note("rsync comparison skipped: rsync not found")
     }
@@ -60,5 +59,4 @@ func syncBench(_ options: Options, work: String, ingestStore: String?, report: R
     report.target("no-op sync ∝ refs, not objects", goal: "ratio ≤ 1.3",
                   measured: "\(fmt(noopLarge / noopSmall, 2)) for \(fmt(Double(sourceObjects) / Double(max(1, smallObjects)), 1))× objects",
                   met: noopLarge / noopSmall <= 1.3)
-    for dir in ["sync-source", "sync-destination", "noop-source", "noop-destination"] { removeTree(work + "/" + dir) }
 }

@@ -30,10 +30,10 @@ extension ReliabilitySuite {
 
         static let path = "race/flow"
 
-        @Test("8 flowstore processes move one label and put one flow at once (some killed)", .timeLimit(.minutes(3)))
+        @Test("8 flowstore processes move one label and put one flow at once (some killed)", .timeLimit(.minutes(Reliability.minutes(3))))
         func processes() async throws {
             let lanes = 8
-            let commandsPerLane = Reliability.scale(ci: 14, soak: 150)
+            let commandsPerLane = Reliability.scale(ci: 25, soak: 250)
             let sandbox = try StoreSandbox.initialized("race-cli")
             // Version 1 and both labels exist before the race starts.
             let seed = await sandbox.cli(["put", "-", "--path", Self.path, "--json"], stdin: Array(Bodies.flow(path: Self.path, seq: 0).utf8))
@@ -163,7 +163,7 @@ extension ReliabilitySuite {
             return log
         }
 
-        @Test("Server connections and CLI processes upsert one flow and move one label at once", .timeLimit(.minutes(3)))
+        @Test("Server connections and CLI processes upsert one flow and move one label at once", .timeLimit(.minutes(Reliability.minutes(3))))
         func serverAndProcesses() async throws {
             let sandbox = try StoreSandbox.initialized("race-server")
             let server = try await InProcessServer.start(sandbox)

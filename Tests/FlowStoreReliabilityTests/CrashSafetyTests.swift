@@ -29,11 +29,11 @@ extension ReliabilitySuite {
         static let paths = ["crash/alpha", "crash/beta", "crash/deep/nested/gamma"]
         static let labels = ["staging", "production"]
 
-        @Test("put, label set and promote survive kill -9 at random moments", .timeLimit(.minutes(5)))
+        @Test("put, label set and promote survive kill -9 at random moments", .timeLimit(.minutes(Reliability.minutes(5))))
         func killedCLIWriters() async throws {
             let runs = Reliability.scale(ci: 10, soak: 60)
             let killsPerRun = Reliability.scale(ci: 20, soak: 40)
-            var totals = (kills: 0, acked: 0, iterations: 0, failed: 0)
+            var totals = (kills: 0, acked: 0, iterations: 0, leftovers: 0)
             var generator = Reliability.generator("cli-crash")
             let failures = Failures()
             defer { failures.flush() }
@@ -43,14 +43,15 @@ extension ReliabilitySuite {
                 totals.kills += figures.kills
                 totals.acked += figures.acked
                 totals.iterations += figures.iterations
+                totals.leftovers += figures.leftovers
             }
-            report("CLI crash: \(totals.kills) kill -9s over \(runs) runs, \(totals.iterations) commands, \(totals.acked) acknowledged writes all present, verify clean after every run")
+            report("CLI crash: \(totals.kills) kill -9s over \(runs) runs, \(totals.iterations) commands, \(totals.acked) acknowledged writes all present, verify clean after every run; \(totals.leftovers) temp/lock files of interrupted writes, all removed by gc --prune-now")
             #expect(totals.kills >= runs * killsPerRun)
         }
 
         /// One run: a fresh store, commands one after another, each killed after a random
         /// delay (or finishing first), until `kills` of them were killed; then the checks.
-        static func crashRun(seed: UInt64, kills: Int, run: Int, _ f: Failures) throws -> (kills: Int, acked: Int, iterations: Int) {
+        static func crashRun(seed: UInt64, kills: Int, run: Int, _ f: Failures) throws -> (kills: Int, acked: Int, iterations: Int, leftovers: Int) {
             var random = SeededGenerator(seed: seed)
             let sandbox = try StoreSandbox.initialized("crash")
             var model = Model()
@@ -68,6 +69,7 @@ extension ReliabilitySuite {
             }
             let typical = durations.sorted()[durations.count / 2]
 
+            var scale = 1.0
             var killed = 0
             var iterations = 0
             var acked = 0
@@ -96,8 +98,11 @@ extension ReliabilitySuite {
                     arguments = ["promote", path, "--from", "staging", "--to", "production"]
                     kind = .promote
                 }
-                let delay = typical * Double.random(in: 0.2...1.15, using: &random)
+                // Delays drawn around a write's duration, adapted so about half the commands
+                // are killed (and so kills land anywhere from start-up to the last fsync).
+                let delay = typical * scale * Double.random(in: 0.2...1.2, using: &random)
                 let result = try sandbox.spawn(arguments).finish(killAfter: delay)
+                scale *= result.killed ? 1.04 : 0.96
                 if result.killed {
                     killed += 1
                     switch kind {
@@ -124,8 +129,9 @@ extension ReliabilitySuite {
                     model.labels["\(path)\tproduction", default: []].append(.promoted(short: short, moved: result.out.hasPrefix("promoted")))
                 }
             }
-            try check(sandbox, model: model, run: run, f)
-            return (killed, acked, iterations)
+            var leftovers = 0
+            try check(sandbox, model: model, run: run, f, leftoverCount: &leftovers)
+            return (killed, acked, iterations, leftovers)
         }
 
         static func body(_ n: Int) -> [UInt8] {
@@ -149,7 +155,7 @@ extension ReliabilitySuite {
         /// After a run: verify (the binary), chains linear, numbering dense, every acknowledged
         /// version and label present, reads work; then `gc --prune-now` leaves no leftovers and
         /// removes nothing reachable.
-        static func check(_ sandbox: StoreSandbox, model incoming: Model, run: Int, _ f: Failures) throws {
+        static func check(_ sandbox: StoreSandbox, model incoming: Model, run: Int, _ f: Failures, leftoverCount: inout Int) throws {
             let verify = try sandbox.runBinary(["verify"])
             f.check(verify.succeeded && verify.out.hasPrefix("ok: "), "run \(run): \(verify)")
 
@@ -207,6 +213,7 @@ extension ReliabilitySuite {
 
             // Interrupted writes leave temp files (and maybe a lock file); gc clears them
             // and keeps everything reachable.
+            leftoverCount = sandbox.leftovers().count
             let gc = try sandbox.runBinary(["gc", "--prune-now"])
             f.check(gc.succeeded, "run \(run): \(gc)")
             f.check(sandbox.leftovers().isEmpty, "run \(run): left behind after gc --prune-now: \(sandbox.leftovers())")
@@ -235,7 +242,7 @@ extension ReliabilitySuite {
         static let flowPaths = ["srv/flow-a", "srv/flow-b"]
         static let agent = "srv-agent"
 
-        @Test("Acknowledged HTTP writes survive kill -9 of the server", .timeLimit(.minutes(5)))
+        @Test("Acknowledged HTTP writes survive kill -9 of the server", .timeLimit(.minutes(Reliability.minutes(5))))
         func killedServer() async throws {
             let rounds = Reliability.scale(ci: 12, soak: 120)
             let clients = 4

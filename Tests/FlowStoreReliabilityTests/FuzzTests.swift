@@ -82,7 +82,7 @@ extension ReliabilitySuite {
         func seededFuzz() throws {
             var random = Reliability.generator("json-fuzz")
             var figures = Figures()
-            let n = Reliability.scale(ci: 4000, soak: 400_000)
+            let n = Reliability.scale(ci: 60_000, soak: 5_000_000)
             let started = now()
             for i in 0..<n {
                 switch i % 3 {
@@ -92,16 +92,16 @@ extension ReliabilitySuite {
                     let alphabet = Array(#"{}[],:"\ 0123456789.eE+-tfnrulase"#.utf8)
                     let bytes = random.chance(0.5)
                         ? random.bytes(length) : (0..<length).map { _ in alphabet.randomElement(using: &random)! }
-                    check(bytes, &figures, "random #\(i)")
+                    Self.check(bytes, &figures, "random #\(i)")
                 case 1:
-                    var bytes = Array(corpus.randomElement(using: &random)!.utf8)
-                    for _ in 0..<Int.random(in: 1...4, using: &random) { mutate(&bytes, &random) }
-                    check(bytes, &figures, "mutation #\(i)")
+                    var bytes = Array(Self.corpus.randomElement(using: &random)!.utf8)
+                    for _ in 0..<Int.random(in: 1...4, using: &random) { Self.mutate(&bytes, &random) }
+                    Self.check(bytes, &figures, "mutation #\(i)")
                 default:
-                    let value = generate(depth: 0, &random)
-                    let text = render(value, &random)
-                    let accepted = check(text, &figures, "generated #\(i)")
-                    #expect(accepted, "generated #\(i): a valid document was refused: \(describe(text))")
+                    let value = Self.generate(depth: 0, &random)
+                    let text = Self.render(value, &random)
+                    let accepted = Self.check(text, &figures, "generated #\(i)")
+                    #expect(accepted, "generated #\(i): a valid document was refused: \(Self.describe(text))")
                 }
             }
             let elapsed = now() - started
@@ -232,10 +232,10 @@ extension ReliabilitySuite {
             for depth in [limit - 1, limit, limit + 1, 10_000, 1_000_000] {
                 for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
                     let text = Array((String(repeating: open, count: depth) + "0" + String(repeating: close, count: depth)).utf8)
-                    let accepted = check(text, &figures, "depth \(depth) \(open)")
+                    let accepted = Self.check(text, &figures, "depth \(depth) \(open)")
                     #expect(accepted == (depth <= limit), "depth \(depth)")
                     // Unclosed: the same, from the other side.
-                    check(Array(String(repeating: open, count: depth).utf8), &figures, "unclosed depth \(depth)")
+                    Self.check(Array(String(repeating: open, count: depth).utf8), &figures, "unclosed depth \(depth)")
                 }
             }
             // A value nested too deep to encode is refused by the encoder (no crash either).
@@ -249,7 +249,7 @@ extension ReliabilitySuite {
         func edgeCases() throws {
             var figures = Figures()
             func accepts(_ text: String, _ expected: Bool, _ note: String = "") {
-                let ok = check(Array(text.utf8), &figures, note.isEmpty ? text : note)
+                let ok = Self.check(Array(text.utf8), &figures, note.isEmpty ? text : note)
                 #expect(ok == expected, "\(note.isEmpty ? String(text.prefix(80)) : note): expected \(expected ? "accepted" : "refused")")
             }
             accepts("1e308", true)
@@ -284,7 +284,7 @@ extension ReliabilitySuite {
             accepts("{" + manyKeys + "}", true, "50k keys")
             accepts("{" + manyKeys + ",\"k7\":0}", false, "50k keys and one repeat")
             for bad: [UInt8] in [[0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF8, 0x88, 0x80, 0x80, 0x80], [0x80], [0xE2, 0x82], [0xFE], [0xFF]] {
-                let ok = check([0x22] + bad + [0x22], &figures, "invalid UTF-8 \(bad)")
+                let ok = Self.check([0x22] + bad + [0x22], &figures, "invalid UTF-8 \(bad)")
                 #expect(!ok, "invalid UTF-8 \(bad) accepted")
             }
             report("JSON edge cases: \(figures.inputs) inputs (huge numbers, 100k-digit numbers, 4 MiB strings, 200k elements, 50k keys, invalid UTF-8, duplicate keys); slowest \(String(format: "%.0f", figures.slowest * 1000)) ms")

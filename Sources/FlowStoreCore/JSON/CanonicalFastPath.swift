@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CFlowStoreSys
 
 /// The fast path of `CanonicalJSON.canonicalize`: JSON text in, RFC 8785 bytes out, in one pass
 /// over the input and without building a `JSONValue`, a `String` or a `Double` in the common case.
@@ -50,8 +51,11 @@ struct FastCanonicalizer {
     private let capacity: Int
     private var count = 0
     private let maxDepth: Int
-    private var members: [Member] = []
-    private var keyArena: [UInt8] = []
+    /// The members of every open object, innermost last; and the unescaped bytes of their keys
+    /// that had escapes. Manually managed (freed by `canonicalize`): no uniqueness checks or
+    /// reference counting on the per-member path.
+    private var members = UnsafeStack<Member>()
+    private var keyArena = UnsafeStack<UInt8>()
     private var scratch: [UInt8] = []
 
     /// Canonicalises `input`, or returns nil when the tree path must decide (invalid input).
@@ -72,6 +76,8 @@ struct FastCanonicalizer {
                     outcome = error
                     initialized = 0
                 }
+                scanner.members.deallocate()
+                scanner.keyArena.deallocate()
             }
             switch outcome {
             case nil: return result
@@ -245,8 +251,8 @@ struct FastCanonicalizer {
         if !inOrder { try reorder(from: base) }
         emit(0x7D)
         // This object's keys are no longer needed: both stacks drop back to where it began.
-        keyArena.removeSubrange(arenaBase...)
-        members.removeSubrange(base...)
+        keyArena.count = arenaBase
+        members.count = base
     }
 
     /// Rewrites the members `members[base...]` (already in the output, separated by commas) in
@@ -263,7 +269,7 @@ struct FastCanonicalizer {
         scratch = []
         if copy.count < length { copy = [UInt8](repeating: 0, count: Swift.max(length, copy.count * 2)) }
         let output = out
-        let spans = members
+        let spans = members.base!
         copy.withUnsafeMutableBufferPointer { copy in
             let copyBase = copy.baseAddress!
             copyBase.update(from: output + regionStart, count: length)
@@ -285,13 +291,9 @@ struct FastCanonicalizer {
         keyBytes(a) { x in keyBytes(b) { y in KeyOrder.compare(x, y) } }
     }
 
+    @inline(__always)
     private func keyBytes<R>(_ m: Member, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        if m.keyInArena {
-            return keyArena.withUnsafeBufferPointer { arena in
-                body(UnsafeBufferPointer(rebasing: arena[m.keyStart..<(m.keyStart + m.keyCount)]))
-            }
-        }
-        return body(UnsafeBufferPointer(start: out + m.keyStart, count: m.keyCount))
+        body(UnsafeBufferPointer(start: (m.keyInArena ? keyArena.base! : out) + m.keyStart, count: m.keyCount))
     }
 
     /// Decodes a key we have just written in canonical form (`\"`, `\\`, `\b\f\n\r\t`,
@@ -333,16 +335,17 @@ struct FastCanonicalizer {
         var runStart = pos  // the opening quote is copied with the first run
         var escaped = false
         while true {
-            // Eight bytes at a time while none is a quote, a backslash, a control or non-ASCII;
-            // then straight to the first byte that is. (Sixteen per step, or Swift's SIMD16,
-            // measured slower: runs between special bytes are short in real prompts.)
-            while p &+ 8 <= end {
+            // Find the next byte that is a quote, a backslash, a control or non-ASCII: the first
+            // eight bytes as one word (keys and short values end there), longer runs with the
+            // vector scan in C (Swift's SIMD types do not compile to vector compares).
+            if p &+ 8 <= end {
                 let mask = Self.attentionMask(UnsafeRawPointer(input + p).loadUnaligned(as: UInt64.self))
                 if mask != 0 {
                     p &+= mask.trailingZeroBitCount &>> 3
-                    break
+                } else {
+                    p &+= 8
+                    p &+= flowstore_plain_ascii_prefix(input + p, end &- p)
                 }
-                p &+= 8
             }
             guard p < end else { throw .invalid }
             let byte = input[p]
@@ -601,5 +604,44 @@ struct FastCanonicalizer {
     private static func convert(_ text: UnsafeBufferPointer<UInt8>) throws(Bail) -> Double {
         guard let value = Double(String(decoding: text, as: UTF8.self)), value.isFinite else { throw .invalid }
         return value
+    }
+}
+
+/// A growable stack of trivial values in manually managed memory (the caller deallocates).
+struct UnsafeStack<Element: BitwiseCopyable> {
+    private(set) var base: UnsafeMutablePointer<Element>?
+    private var capacity = 0
+    /// Set it lower to pop everything above.
+    var count = 0
+
+    @inline(__always)
+    mutating func append(_ element: Element) {
+        if count == capacity { grow() }
+        base.unsafelyUnwrapped[count] = element
+        count &+= 1
+    }
+
+    @inline(__always)
+    subscript(index: Int) -> Element {
+        get { base.unsafelyUnwrapped[index] }
+        nonmutating set { base.unsafelyUnwrapped[index] = newValue }
+    }
+
+    private mutating func grow() {
+        let newCapacity = Swift.max(64, capacity * 2)
+        let bigger = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
+        if let base {
+            bigger.update(from: base, count: count)
+            base.deallocate()
+        }
+        base = bigger
+        capacity = newCapacity
+    }
+
+    mutating func deallocate() {
+        base?.deallocate()
+        base = nil
+        capacity = 0
+        count = 0
     }
 }

@@ -13,17 +13,21 @@ import CFlowStoreSys
 /// The protocol (spec/FORMAT.md §9 holds at every step):
 /// 1. `stage` writes each new object to a temp file in `tmp/` (no fsync); `prepareRef` writes
 ///    each ref's new content to a temp file too.
-/// 2. **Barrier**: `syncfs` on the store's file system, so every temp file's bytes are on disk.
-/// 3. Each staged object is renamed into `objects/` (metadata only: its bytes are durable).
-/// 4. **Barrier**, so the objects are in place on disk before anything can point at them.
+/// 2. **Barrier** (`syncfs` on the store's file system): every temp file written so far is on disk.
+/// 3. Those objects are renamed into `objects/` (metadata only: their bytes are already durable).
+///    Steps 1–3 repeat, a chunk at a time, while more objects are staged.
+/// 4. **Barrier**, so every object is in place on disk before anything can point at it.
 /// 5. Each ref is moved by compare-and-swap under its `flock`: `rename` of its durable temp
 ///    file over `refs/N.ref`.
 /// 6. **Barrier**, so the ref moves are durable before the caller hears "done".
 ///
-/// A crash before 4 leaves only temp files (and maybe some complete, unreferenced objects) that
-/// `gc` removes; a crash after leaves each ref old or new, never torn, and every new ref names
-/// an event whose objects are all on disk. Nothing is ever written inside `objects/` that is not
-/// already durable, so a copy of `objects/` or a reader never sees a torn object.
+/// A crash before 5 leaves only temp files and complete, unreferenced objects (`gc` removes
+/// both); a crash after leaves each ref old or new, never torn, and every new ref names an
+/// event whose objects are all on disk. Nothing ever appears inside `objects/` that is not
+/// already durable, so a reader or a copy of `objects/` never sees a torn object.
+///
+/// Steps 1–3 run on a background thread (`StagingThread`) while the caller parses,
+/// canonicalises and hashes the next objects, so bulk ingest keeps both cores busy.
 ///
 /// On platforms without `syncfs` each temp file is fsynced before its rename and each touched
 /// directory after, which is correct but not fast.
@@ -32,15 +36,10 @@ final class BatchWriter {
     let refStore: FileRefStore
     /// Held open from the start: Linux `syncfs` reports write-back errors since the fd was opened.
     private let barrierFD: Int32
-
-    private struct StagedObject {
-        var id: ObjectID
-        var temp: String
-    }
-    private var staged: [StagedObject] = []
+    private let stager: StagingThread
+    /// Ids staged since the last publish (written, being written, or found already stored).
     private var stagedIDs: Set<ObjectID> = []
     private(set) var stagedBytes = 0
-    private var knownFanouts: Set<String> = []
 
     struct PreparedRef {
         var name: RefName
@@ -56,38 +55,36 @@ final class BatchWriter {
         let fd = open(objects.tempDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw .io(path: objects.tempDirectory, message: POSIXFile.lastError()) }
         barrierFD = fd
+        stager = StagingThread(objects: objects, barrierFD: fd)
     }
 
     deinit {
-        close(barrierFD)
         // Anything staged and never published is only temp files: remove them now rather than
         // leaving them to `gc`.
-        for object in staged { unlink(object.temp) }
+        for temp in stager.finish() { unlink(temp) }
+        close(barrierFD)
     }
 
     static var hasFileSystemBarrier: Bool { flowstore_has_syncfs() != 0 }
 
-    var stagedCount: Int { staged.count }
+    /// Objects staged since the last publish.
+    var stagedCount: Int { stagedIDs.count }
 
-    /// Whether the object is staged in this batch (not yet published).
-    func isStaged(_ id: ObjectID) -> Bool { stagedIDs.contains(id) }
-
-    /// Stages canonical bytes as an object; idempotent, and a no-op for an object already
-    /// stored intact (as `FileObjectStore.put` decides).
+    /// Stages canonical bytes as an object and returns its id at once; the temp file is written
+    /// (and published) in the background, and a write error is thrown by a later `stage` or by
+    /// `publishObjects`. Idempotent, and a no-op for an object already stored intact (as
+    /// `FileObjectStore.put` decides).
     @discardableResult
     func stage(_ canonicalBytes: [UInt8]) throws(StoreError) -> ObjectID {
         let id = ObjectID(hashing: canonicalBytes)
         if stagedIDs.contains(id) { return id }
-        if let existing = try? POSIXFile.read(objectStore.path(of: id)), ObjectID(hashing: existing) == id { return id }
-        let temp = objectStore.tempDirectory + "/tmp-" + POSIXFile.randomToken()
-        try POSIXFile.writeNew(canonicalBytes, to: temp, sync: !Self.hasFileSystemBarrier)
-        staged.append(StagedObject(id: id, temp: temp))
+        try stager.submit(id, canonicalBytes)
         stagedIDs.insert(id)
         stagedBytes += canonicalBytes.count
         return id
     }
 
-    /// Writes a ref's new content to a temp file, to be swapped in by `moveRefs`.
+    /// Writes a ref's new content to a temp file, to be swapped in by `moveRef`.
     func prepareRef(_ name: RefName, expected: ObjectID?, new: ObjectID) throws(StoreError) -> PreparedRef {
         let temp = refStore.tempDirectory + "/tmp-" + POSIXFile.randomToken()
         try POSIXFile.writeNew(Array("\(new.hex)\n".utf8), to: temp, sync: !Self.hasFileSystemBarrier)
@@ -96,34 +93,24 @@ final class BatchWriter {
 
     /// Waits until everything written to the store's file system so far is on disk.
     func barrier() throws(StoreError) {
-        guard Self.hasFileSystemBarrier else { return }  // per-file fsyncs did the work
-        while flowstore_syncfs(barrierFD) != 0 {
+        try Self.barrier(barrierFD, path: objectStore.tempDirectory)
+    }
+
+    static func barrier(_ fd: Int32, path: String) throws(StoreError) {
+        guard hasFileSystemBarrier else { return }  // per-file fsyncs did the work
+        while flowstore_syncfs(fd) != 0 {
             if errno == EINTR { continue }
-            throw .io(path: objectStore.tempDirectory, message: "syncfs: \(POSIXFile.lastError())")
+            throw .io(path: path, message: "syncfs: \(POSIXFile.lastError())")
         }
     }
 
-    /// Steps 2–4: makes the staged objects durable, then moves them into `objects/` durably.
+    /// Steps 2–4 for everything staged: waits for the staging thread, makes the last temp files
+    /// durable, moves them into `objects/`, and makes that durable. Also a barrier for any
+    /// prepared ref temp files.
     func publishObjects() throws(StoreError) {
-        guard !staged.isEmpty else { return }
-        try barrier()
-        var touched: Set<String> = []
-        for object in staged {
-            let target = objectStore.path(of: object.id)
-            let fanout = POSIXFile.parent(of: target)
-            if !knownFanouts.contains(fanout) {
-                try POSIXFile.makeDirectories(fanout)
-                knownFanouts.insert(fanout)
-            }
-            guard rename(object.temp, target) == 0 else {
-                throw .io(path: target, message: POSIXFile.lastError())
-            }
-            if !Self.hasFileSystemBarrier { touched.insert(fanout) }
-        }
-        for directory in touched { try POSIXFile.syncDirectory(directory) }
-        staged.removeAll(keepingCapacity: true)
         stagedIDs.removeAll(keepingCapacity: true)
         stagedBytes = 0
+        try stager.publishAll()
         try barrier()
     }
 
@@ -199,3 +186,200 @@ final class BatchWriter {
         }
     }
 }
+
+/// The background half of `BatchWriter`: a thread that writes staged objects to temp files in
+/// `tmp/` (skipping objects already stored intact) and, every `chunk` objects, makes them
+/// durable with one barrier and renames them into `objects/` — while the caller prepares the
+/// next ones. A queue bounded in bytes keeps memory flat however large the batch.
+final class StagingThread: @unchecked Sendable {
+    private struct Written {
+        var id: ObjectID
+        var temp: String
+    }
+
+    private let objects: FileObjectStore
+    private let barrierFD: Int32
+    /// Objects per barrier-and-rename round in the background.
+    private let chunk: Int
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var thread = pthread_t()
+    private var started = false
+    // Shared with the thread, under `mutex`.
+    private var queue: [(ObjectID, [UInt8])] = []
+    private var queueHead = 0
+    private var queuedBytes = 0
+    private var busy = false
+    private var closing = false
+    /// Temp files written and not yet renamed into `objects/`.
+    private var unpublished: [Written] = []
+    private var failure: StoreError?
+    // The thread's own (or the caller's, once the thread is idle).
+    private var knownFanouts: Set<String> = []
+    private var touchedDirectories: Set<String> = []
+    /// Temp names: one random prefix per batch and a counter (not eight `getrandom` calls each).
+    private let tempPrefix: String
+    private var tempCounter = 0
+
+    static let maxQueuedBytes = 64 << 20
+
+    init(objects: FileObjectStore, barrierFD: Int32, chunk: Int = 8192) {
+        tempPrefix = objects.tempDirectory + "/tmp-" + POSIXFile.randomToken() + "-"
+        self.objects = objects
+        self.barrierFD = barrierFD
+        self.chunk = chunk
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(changed, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(changed)
+        pthread_mutex_destroy(mutex)
+        changed.deallocate()
+        mutex.deallocate()
+    }
+
+    private func startIfNeeded() {
+        guard !started else { return }
+        started = true
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let result = pthread_create(&thread, nil, { context in
+            let stager = Unmanaged<StagingThread>.fromOpaque(context!).takeRetainedValue()
+            stager.run()
+            return nil
+        }, context)
+        precondition(result == 0, "cannot start the staging thread")
+    }
+
+    /// Queues an object; throws the first error the thread met, if any.
+    func submit(_ id: ObjectID, _ bytes: [UInt8]) throws(StoreError) {
+        startIfNeeded()
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while queuedBytes >= Self.maxQueuedBytes, failure == nil { pthread_cond_wait(changed, mutex) }
+        if let failure { throw failure }
+        queue.append((id, bytes))
+        queuedBytes += bytes.count
+        pthread_cond_broadcast(changed)
+    }
+
+    /// Waits for the thread to write everything queued, then publishes what it has not:
+    /// barrier, renames (then, without `syncfs`, fsync of the directories). The caller's
+    /// barrier after this makes the renames durable. Throws the first error met.
+    func publishAll() throws(StoreError) {
+        pthread_mutex_lock(mutex)
+        while queueHead < queue.count || busy { pthread_cond_wait(changed, mutex) }
+        queue.removeAll(keepingCapacity: true)
+        queueHead = 0
+        let rest = unpublished
+        unpublished = []
+        let error = failure
+        failure = nil
+        pthread_mutex_unlock(mutex)
+        // The thread is idle until the next submit: its sets are ours meanwhile.
+        if let error {
+            for object in rest { unlink(object.temp) }
+            throw error
+        }
+        try publish(rest)
+        for directory in touchedDirectories { try POSIXFile.syncDirectory(directory) }
+        touchedDirectories.removeAll()
+    }
+
+    /// Stops the thread (after what is queued) and returns the temp files never published.
+    func finish() -> [String] {
+        guard started else { return [] }
+        pthread_mutex_lock(mutex)
+        closing = true
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+        pthread_join(thread, nil)
+        started = false
+        let out = unpublished.map(\.temp)
+        unpublished = []
+        return out
+    }
+
+    private func run() {
+        pthread_mutex_lock(mutex)
+        while true {
+            while queueHead == queue.count, !closing { pthread_cond_wait(changed, mutex) }
+            if queueHead == queue.count, closing { break }
+            let (id, bytes) = queue[queueHead]
+            queue[queueHead].1 = []  // release the bytes once taken
+            queueHead += 1
+            busy = true
+            let skip = failure != nil
+            pthread_mutex_unlock(mutex)
+
+            var result: Result<Written?, StoreError> = .success(nil)
+            if !skip { result = write(id, bytes) }
+
+            pthread_mutex_lock(mutex)
+            queuedBytes -= bytes.count
+            switch result {
+            case .success(let object?): unpublished.append(object)
+            case .success(nil): break
+            case .failure(let error): if failure == nil { failure = error }
+            }
+            if unpublished.count >= chunk, failure == nil {
+                // A round in the background: barrier, then renames, while the caller goes on.
+                let round = unpublished
+                unpublished = []
+                pthread_mutex_unlock(mutex)
+                var error: StoreError?
+                do { try publish(round) } catch let e { error = e }
+                pthread_mutex_lock(mutex)
+                if let error, failure == nil { failure = error }
+            }
+            busy = false
+            pthread_cond_broadcast(changed)
+        }
+        pthread_mutex_unlock(mutex)
+    }
+
+    private func write(_ id: ObjectID, _ bytes: [UInt8]) -> Result<Written?, StoreError> {
+        // An existing file counts only if it hashes right (as in `FileObjectStore.put`).
+        if let existing = try? POSIXFile.read(objects.path(of: id)), ObjectID(hashing: existing) == id {
+            return .success(nil)
+        }
+        tempCounter += 1
+        let temp = tempPrefix + String(tempCounter)
+        do {
+            try POSIXFile.writeNew(bytes, to: temp, sync: !BatchWriter.hasFileSystemBarrier)
+        } catch {
+            return .failure(error)
+        }
+        return .success(Written(id: id, temp: temp))
+    }
+
+    /// Barrier, then renames `round` into `objects/`. On error the rest of the round's temp
+    /// files are removed.
+    private func publish(_ round: [Written]) throws(StoreError) {
+        guard !round.isEmpty else { return }
+        do {
+            try BatchWriter.barrier(barrierFD, path: objects.tempDirectory)
+        } catch {
+            for object in round { unlink(object.temp) }
+            throw error
+        }
+        for (n, object) in round.enumerated() {
+            let target = objects.path(of: object.id)
+            let fanout = POSIXFile.parent(of: target)
+            if !knownFanouts.contains(fanout) {
+                do { try POSIXFile.makeDirectories(fanout) } catch {
+                    for rest in round[n...] { unlink(rest.temp) }
+                    throw error
+                }
+                knownFanouts.insert(fanout)
+            }
+            guard rename(object.temp, target) == 0 else {
+                let message = POSIXFile.lastError()
+                for rest in round[n...] { unlink(rest.temp) }
+                throw .io(path: target, message: message)
+            }
+            if !BatchWriter.hasFileSystemBarrier { touchedDirectories.insert(fanout) }
+        }
+    }
+}
+

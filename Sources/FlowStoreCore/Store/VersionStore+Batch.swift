@@ -127,11 +127,11 @@ public final class VersionBatch {
         let existing = try existingFile(new)
         if let base = new.base {
             // Checked before a file is created, so a refused version leaves no trace.
+            let refused = StoreError.invalidInput("base version \(base.short) is not a version of \(quoted(new.path.rawValue))")
+            guard let existing else { throw refused }
             var baseFile = stagedVersions[base]?.file
             if baseFile == nil { baseFile = try store.version(base).file }
-            guard let existing, baseFile == existing.file else {
-                throw .invalidInput("base version \(base.short) is not a version of \(quoted(new.path.rawValue))")
-            }
+            guard baseFile == existing.file else { throw refused }
         }
         var state: FileState
         let fileCreated: Bool

@@ -85,7 +85,8 @@ final class HTTPConnection: @unchecked Sendable {
         return try send(raw: Self.requestBytes(method: method, path: path, headers: all, body: json.map { Array($0.utf8) }))
     }
 
-    /// Sends raw bytes (then `more`, stopping quietly if the server stops reading) and reads one response.
+    /// Sends raw bytes (then `more`) and reads one response. Like curl, it stops sending as
+    /// soon as the server answers early (a 413 before the body is read) or stops reading.
     func send(raw: [UInt8], more: [[UInt8]] = []) throws -> HTTPResponse {
         guard fd >= 0 else { throw HTTPError(description: "connection closed") }
         if writeAll(raw) {
@@ -94,17 +95,43 @@ final class HTTPConnection: @unchecked Sendable {
         return try readResponse()
     }
 
+    /// Whether the server has something to say (or hung up) right now.
+    private func answered(waitingMilliseconds: Int32 = 0) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, waitingMilliseconds) > 0
+    }
+
+    /// Writes unless the server answers first; false when it did (or the write failed).
     private func writeAll(_ bytes: [UInt8]) -> Bool {
         var sent = 0
         while sent < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if answered() { return false }
+            var p = pollfd(fd: fd, events: Int16(POLLOUT) | Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 20_000) > 0, p.revents & Int16(POLLIN) == 0 else { return false }
+            let n = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + sent, min(1 << 16, $0.count - sent), Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            }
             if n < 0 {
-                if errno == EINTR { continue }
+                if errno == EINTR || errno == EAGAIN { continue }
                 return false
             }
             sent += n
         }
         return true
+    }
+
+    /// After a response, whether the server has closed the connection completely (not just
+    /// its sending half): a write then fails with a reset or broken pipe.
+    func serverHasClosed() -> Bool {
+        guard fd >= 0 else { return true }
+        var probe: UInt8 = 0x20
+        for _ in 0..<3 {
+            let n = Glibc.send(fd, &probe, 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            if n < 0, errno == EPIPE || errno == ECONNRESET { return true }
+            sleepSeconds(0.05)
+        }
+        var p = pollfd(fd: fd, events: 0, revents: 0)
+        return poll(&p, 1, 0) > 0 && p.revents & (Int16(POLLERR) | Int16(POLLHUP)) != 0
     }
 
     /// Reads more bytes into the buffer; false at end of stream.
@@ -170,7 +197,6 @@ final class HTTPConnection: @unchecked Sendable {
             body = buffer
             buffer = []
         }
-        if headers["connection"]?.lowercased() == "close" { close() }
         return HTTPResponse(status: status, headers: headers, body: body)
     }
 

@@ -162,3 +162,8 @@ final class Locked<Value>: @unchecked Sendable {
         return try body(&value)
     }
 }
+
+extension Reliability {
+    /// A test's time limit in minutes: `ci` in CI, an hour under soak.
+    static func minutes(_ ci: Int) -> Int { soak ? 60 : ci }
+}

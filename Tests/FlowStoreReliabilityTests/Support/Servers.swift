@@ -81,6 +81,15 @@ final class ServerProcess: @unchecked Sendable {
     }
 }
 
+/// VmHWM (peak resident memory) of a process in KiB.
+func highWaterKiB(pid: pid_t) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    }
+    return nil
+}
+
 /// VmRSS of a process in KiB.
 func residentMemoryKiB(pid: pid_t? = nil) -> Int? {
     let path = pid.map { "/proc/\($0)/status" } ?? "/proc/self/status"
@@ -97,11 +106,13 @@ struct InProcessServer: Sendable {
     var port: Int { server.port }
 
     static func start(
-        _ sandbox: StoreSandbox, maxBodyBytes: Int = ServerConfiguration.defaultMaxBodyBytes
+        _ sandbox: StoreSandbox, maxBodyBytes: Int = ServerConfiguration.defaultMaxBodyBytes,
+        idleTimeout: Duration? = nil
     ) async throws -> InProcessServer {
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, authentication: .keys(try Keys.keyring()), maxBodyBytes: maxBodyBytes,
             logLevel: .critical)
+        if let idleTimeout { configuration.idleTimeout = idleTimeout }
         return InProcessServer(server: try await startServer(configuration: configuration, store: try sandbox.open()))
     }
 
