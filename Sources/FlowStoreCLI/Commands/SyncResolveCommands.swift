@@ -44,11 +44,7 @@ struct SyncResolveCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Resolve this ref, by its raw name.", valueName: "ref"))
     var ref: String?
 
-    @Option(help: ArgumentHelp("Which target to keep: local, incoming, or a version.", valueName: "local|incoming|rev"))
-    var take: String
-
-    @Option(name: [.short, .long], help: ArgumentHelp("Why, for the audit log.", valueName: "message"))
-    var message: String?
+    @OptionGroup var choice: ResolveChoiceOptions
 
     func validate() throws {
         let selectors = [label != nil, environment != nil, pathRef].filter { $0 }.count
@@ -83,7 +79,7 @@ struct SyncResolveCommand: AsyncParsableCommand {
             }
         }
         try SyncResolveAction.run(
-            name, path: file, take: take, message: message, store: local, author: try author.resolved(), json: json.enabled)
+            name, path: file, take: choice.take, message: choice.message, store: local, author: try author.resolved(), json: json.enabled)
     }
 }
 
@@ -108,15 +104,11 @@ struct LabelResolveCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The label.", valueName: "label"))
     var label: String
 
-    @Option(help: ArgumentHelp("Which target to keep: local, incoming, or a version.", valueName: "local|incoming|rev"))
-    var take: String
-
-    @Option(name: [.short, .long], help: ArgumentHelp("Why, for the audit log.", valueName: "message"))
-    var message: String?
+    @OptionGroup var choice: ResolveChoiceOptions
 
     func run() async throws {
         try SyncResolveAction.named(
-            .labels, path: path, name: label, take: take, message: message, store: store, author: author, json: json.enabled)
+            .labels, path: path, name: label, take: choice.take, message: choice.message, store: store, author: author, json: json.enabled)
     }
 }
 
@@ -141,15 +133,11 @@ struct EnvironmentResolveCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The environment.", valueName: "env"))
     var environment: String
 
-    @Option(help: ArgumentHelp("Which target to keep: local, incoming, or a version.", valueName: "local|incoming|rev"))
-    var take: String
-
-    @Option(name: [.short, .long], help: ArgumentHelp("Why, for the audit log.", valueName: "message"))
-    var message: String?
+    @OptionGroup var choice: ResolveChoiceOptions
 
     func run() async throws {
         try SyncResolveAction.named(
-            .environments, path: path, name: environment, take: take, message: message, store: store, author: author,
+            .environments, path: path, name: environment, take: choice.take, message: choice.message, store: store, author: author,
             json: json.enabled)
     }
 }
@@ -196,4 +184,13 @@ enum SyncResolveAction {
         }
         console.print("\(line); merge event \(result.event.short)")
     }
+}
+
+/// `--take` and `-m`, shared by `resolve`, `label resolve` and `env resolve`.
+struct ResolveChoiceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Which target to keep: local, incoming, or a version.", valueName: "local|incoming|rev"))
+    var take: String
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Why, for the audit log.", valueName: "message"))
+    var message: String?
 }
