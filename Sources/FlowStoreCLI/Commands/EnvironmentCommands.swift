@@ -69,7 +69,7 @@ struct UndeployCommand: AsyncParsableCommand {
 struct EnvironmentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "env",
-        abstract: "List the environments a file is deployed to.",
+        abstract: "List a file's deployments, or resolve one that diverged in a sync.",
         subcommands: [EnvironmentListCommand.self, EnvironmentResolveCommand.self])
 }
 
