@@ -38,7 +38,7 @@ public struct FlowStoreCommand: AsyncParsableCommand {
             LabelCommand.self, DeployCommand.self, UndeployCommand.self, EnvironmentCommand.self,
             DeploymentsCommand.self, PromoteCommand.self, AuditCommand.self, VerifyCommand.self,
             GCCommand.self, ServeCommand.self,
-            SyncCommand.self, SyncResolveCommand.self, BundleCommand.self,
+            SyncCommand.self, SyncResolveCommand.self, BundleCommand.self, ImportCommand.self,
         ]
     )
 

@@ -21,18 +21,22 @@ func ingestBench(_ options: Options, work: String, report: Report) throws -> Str
     report.section("Bulk ingest: \(grouped(n)) versions (canonical bodies of 1–16 KB) over \(grouped(options.ingestFiles)) flows and agents")
     let corpus = work + "/ingest-corpus"
     try makeDirectory(corpus)
-    var names: [String] = []
-    var totalBytes = 0
-    let generation = try measure {
-        for i in 0..<n {
-            let pretty = Corpus.document(i, paths: options.ingestFiles, minSize: 1_000, maxSize: 16_000, seed: options.seed &+ 1)
-            let canonical = try CanonicalJSON.canonicalize(pretty)
-            let name = String(format: "%07d.json", i)
-            try writeFile("\(corpus)/\(name)", canonical)
-            names.append(name)
-            totalBytes += canonical.count
+    let names = (0..<n).map { String(format: "%07d.json", $0) }
+    // Setup, not measured: both cores write the corpus (each document is a function of its
+    // index and the seed, so the files are the same however the work is split).
+    let sizes = SizeTable(count: n)
+    let generation = measure {
+        let parts = 2
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            for i in stride(from: part, to: n, by: parts) {
+                let pretty = Corpus.document(i, paths: options.ingestFiles, minSize: 1_000, maxSize: 16_000, seed: options.seed &+ 1)
+                guard let canonical = try? CanonicalJSON.canonicalize(pretty), (try? writeFile("\(corpus)/\(names[i])", canonical)) != nil
+                else { fail("cannot write the ingest corpus") }
+                sizes.set(i, canonical.count)
+            }
         }
     }
+    let totalBytes = sizes.total
     try writeFile(work + "/ingest-list.txt", Array(names.map { "\(corpus)/\($0)" }.joined(separator: "\n").utf8))
     try writeFile(work + "/ingest-relative.txt", Array(names.joined(separator: "\n").utf8))
     note("corpus: \(grouped(n)) files, \(megabytes(totalBytes)), generated in \(fmt(generation)) s")
@@ -41,21 +45,19 @@ func ingestBench(_ options: Options, work: String, report: Report) throws -> Str
     // FlowStore, batched and durable: read, parse, validate, canonicalise, hash, write.
     let storePath = work + "/ingest-store"
     let store = try VersionStore.initialize(at: storePath)
+    let probeFlowStore = settleFileSystem(work, before: "FlowStore import")
     var flowstoreSeconds = 0.0
     flowstoreSeconds = try measure {
         let batch = try store.batch(author: "bench", keepResults: false)
-        let t0 = now()
         for name in names {
             guard let bytes = readFile("\(corpus)/\(name)") else { fail("cannot read \(name)") }
             try batch.add(try newVersion(fromBody: bytes))
         }
-        let t1 = now()
         try batch.finish()
-        if ProcessInfo.processInfo.environment["FLOWSTORE_BENCH_DEBUG"] != nil { note("adds \(fmt(t1 - t0, 2)) s, finish \(fmt(now() - t1, 2)) s") }
     }
     let flowstoreRate = Double(n) / flowstoreSeconds
-    report.add("ingest", "FlowStore batch (durable: 3 syncfs per 20,000)", "\(fmt(flowstoreRate, 0)) versions/s",
-               "\(fmt(flowstoreSeconds)) s, \(fmt(Double(totalBytes) / 1e6 / flowstoreSeconds)) MB/s; 3 objects + 1 event per version")
+    report.add("ingest", "FlowStore import (batch, durable: syncfs barriers)", "\(fmt(flowstoreRate, 0)) versions/s",
+               "\(fmt(flowstoreSeconds)) s, \(fmt(Double(totalBytes) / 1e6 / flowstoreSeconds)) MB/s; 3 objects per version; fs probe \(fmt(probeFlowStore, 0)) µs/create")
     syncAll()
 
     // FlowStore, one durable commit at a time (about ten fsyncs each), on a sample.
@@ -79,23 +81,25 @@ func ingestBench(_ options: Options, work: String, report: Report) throws -> Str
     // git as installed: loose objects are zlib-compressed and, by default, not fsynced.
     let gitDefault = work + "/git-default"
     try shell("git init -q \"\(gitDefault)\"")
+    let probeGit = settleFileSystem(work, before: "git hash-object")
     let plain = try shell("git -C \"\(gitDefault)\" hash-object -w --stdin-paths < \"\(work)/ingest-list.txt\" > /dev/null")
     guard plain.status == 0 else { fail("git hash-object failed") }
     let gitRate = Double(n) / plain.seconds
     report.add("ingest", "\(version) hash-object -w --stdin-paths (default: no fsync)", "\(fmt(gitRate, 0)) objects/s",
-               "\(fmt(plain.seconds)) s; FlowStore batch is \(fmt(flowstoreRate / gitRate, 2))×")
+               "\(fmt(plain.seconds)) s; fs probe \(fmt(probeGit, 0)) µs/create; FlowStore is \(fmt(flowstoreRate / gitRate, 2))×")
     syncAll()
 
     // git durable, its batch mode: update-index --add (an ODB transaction) with core.fsyncMethod=batch.
     let gitBatch = work + "/git-batch"
     try shell("git init -q --bare \"\(gitBatch)\"")
+    let probeGitBatch = settleFileSystem(work, before: "git update-index")
     let batched = try shell(
         "git --git-dir=\"\(gitBatch)\" --work-tree=\"\(corpus)\" -c core.fsync=loose-object -c core.fsyncMethod=batch "
             + "update-index --add --stdin < \"\(work)/ingest-relative.txt\"")
     let gitBatchRate = Double(n) / batched.seconds
     if batched.status == 0 {
         report.add("ingest", "git update-index --add, core.fsyncMethod=batch (durable)", "\(fmt(gitBatchRate, 0)) objects/s",
-                   "\(fmt(batched.seconds)) s; FlowStore batch is \(fmt(flowstoreRate / gitBatchRate, 2))×")
+                   "\(fmt(batched.seconds)) s; fs probe \(fmt(probeGitBatch, 0)) µs/create; FlowStore is \(fmt(flowstoreRate / gitBatchRate, 2))×")
     }
 
     // git durable without a transaction: hash-object fsyncs every loose object.
@@ -114,4 +118,13 @@ func ingestBench(_ options: Options, work: String, report: Report) throws -> Str
         report.target("bulk ingest vs git batch fsync (durable)", goal: "≥ 1×", measured: "\(fmt(r, 2))×", met: r >= 1)
     }
     return storePath
+}
+
+/// Per-document sizes written from both generator threads (each index by one thread only).
+final class SizeTable: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<Int>
+    init(count: Int) { storage = .allocate(capacity: count); storage.initialize(repeating: 0) }
+    deinit { storage.deallocate() }
+    func set(_ index: Int, _ value: Int) { storage[index] = value }
+    var total: Int { storage.reduce(0, +) }
 }

@@ -1,11 +1,13 @@
 import FlowStoreCore
 import Foundation
 
-/// A store of `versions` versions, 50 per file, built with the batch path: each file's version 25
-/// is labelled `production`, its head `staging`, and `development` is deployed to version 40.
-/// Files live in 100 folders, so the ref directories grow with the store as a real one's would.
-func buildLookupStore(at path: String, versions: Int, seed: UInt64) throws -> (store: VersionStore, files: [FlowPath], seconds: Double) {
-    let perFile = 50
+/// A store of `versions` versions, `perFile` per file, built with the batch path: each file's
+/// middle version is labelled `production`, its head `staging`, and `development` is deployed
+/// to the version at four fifths (for the first 400 files). Files live in 100 folders, so the
+/// ref directories grow with the store as a real one's would.
+func buildLookupStore(
+    at path: String, versions: Int, perFile: Int = 50, seed: UInt64
+) throws -> (store: VersionStore, files: [FlowPath], seconds: Double) {
     let fileCount = max(1, versions / perFile)
     let store = try VersionStore.initialize(at: path)
     var files: [FlowPath] = []
@@ -24,7 +26,7 @@ func buildLookupStore(at path: String, versions: Int, seed: UInt64) throws -> (s
                 attributes["prompt"] = .object(prompt)
                 var definition = JSONObject()
                 definition["attributes"] = .object(attributes)
-                let labels = v == 25 ? [production] : v == perFile ? [staging] : []
+                let labels = v == max(1, perFile / 2) ? [production] : v == perFile ? [staging] : []
                 try batch.add(NewVersion(path: files[f], kind: .flow, definition: definition, name: "v\(v)",
                                          message: "change \(v)", labels: labels, reuse: .never))
             }
@@ -33,7 +35,8 @@ func buildLookupStore(at path: String, versions: Int, seed: UInt64) throws -> (s
     }
     let development = try RefLabel("development")
     for file in files.prefix(400) {
-        try store.setRef(.environments, development, of: file, to: try store.version(numbered: 40, of: file), author: "bench")
+        try store.setRef(.environments, development, of: file, to: try store.version(numbered: max(1, perFile * 4 / 5), of: file),
+                         author: "bench")
     }
     return (store, files, seconds)
 }

@@ -1,7 +1,8 @@
 #ifndef FLOWSTORE_SYS_H
 #define FLOWSTORE_SYS_H
 // The little FlowStore needs from C: a system call Swift's Glibc module does not declare, and a
-// vector loop Swift's SIMD types do not compile to vector instructions.
+// vector loop Swift's SIMD types do not compile to vector instructions (SSE2 on x86-64;
+// bytewise elsewhere).
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,9 +14,29 @@ int flowstore_syncfs(int fd);
 /// Whether `flowstore_syncfs` is a real file-system barrier on this platform.
 int flowstore_has_syncfs(void);
 
-/// The length of the longest prefix of `bytes[0..<count]` with no `"`, no `\`, no byte below
-/// 0x20 and no byte of 0x80 or above: the part of a JSON string that is already canonical
-/// ASCII. 16 bytes per step (SSE2 on x86-64, NEON on arm64; bytewise elsewhere).
-size_t flowstore_plain_ascii_prefix(const uint8_t *bytes, size_t count);
+/// Flags set by `flowstore_json_string_prefix`.
+enum {
+    /// It stopped at the start of an ill-formed or truncated UTF-8 sequence.
+    FLOWSTORE_STRING_INVALID_UTF8 = 1,
+    /// The prefix contains escapes (all of them already canonical: \" \\ \b \f \n \r \t).
+    FLOWSTORE_STRING_ESCAPED = 2,
+};
+
+/// Scans the inside of a JSON string: the length of the longest prefix of `bytes[0..<count]`
+/// that is well-formed UTF-8 (Unicode Table 3-7: no overlong forms, no surrogates, nothing above
+/// U+10FFFF) with no `"`, no byte below 0x20 and no escape other than the seven that RFC 8785
+/// writes as they are (\" \\ \b \f \n \r \t): so it stops at the closing quote, at `\u` or
+/// `\/` (which canonical form rewrites) or an invalid escape, at a control byte, at invalid
+/// UTF-8 (setting FLOWSTORE_STRING_INVALID_UTF8 in `*flags`) or at the end. ASCII runs go 16
+/// bytes per step with SSE2 where available.
+size_t flowstore_json_string_prefix(const uint8_t *bytes, size_t count, int *flags);
+
+/// Like `flowstore_json_string_prefix` but stops at every backslash: the parser decodes escapes.
+size_t flowstore_json_raw_prefix(const uint8_t *bytes, size_t count, int *flags);
+
+/// The length of the longest prefix of `bytes[0..<count]` (known-valid UTF-8) with no `"`, no
+/// `\` and no byte below 0x20: what RFC 8785 copies into a string as it is. 16 bytes per step
+/// with SSE2 where available.
+size_t flowstore_json_unescaped_prefix(const uint8_t *bytes, size_t count);
 
 #endif

@@ -335,18 +335,14 @@ struct FastCanonicalizer {
         var runStart = pos  // the opening quote is copied with the first run
         var escaped = false
         while true {
-            // Find the next byte that is a quote, a backslash, a control or non-ASCII: the first
-            // eight bytes as one word (keys and short values end there), longer runs with the
-            // vector scan in C (Swift's SIMD types do not compile to vector compares).
-            if p &+ 8 <= end {
-                let mask = Self.attentionMask(UnsafeRawPointer(input + p).loadUnaligned(as: UInt64.self))
-                if mask != 0 {
-                    p &+= mask.trailingZeroBitCount &>> 3
-                } else {
-                    p &+= 8
-                    p &+= flowstore_plain_ascii_prefix(input + p, end &- p)
-                }
-            }
+            // To the closing quote (or a `\u`, `\/`, control byte or invalid UTF-8), in one call
+            // into C: its loop takes ASCII sixteen bytes at a time (Swift's SIMD types do not
+            // compile to vector compares), validates multi-byte characters, and steps over the
+            // escapes RFC 8785 writes as they are, so they stay in the copied run.
+            var flags: Int32 = 0
+            p &+= flowstore_json_string_prefix(input + p, end &- p, &flags)
+            if flags & Int32(FLOWSTORE_STRING_INVALID_UTF8) != 0 { throw .invalid }
+            if flags & Int32(FLOWSTORE_STRING_ESCAPED) != 0 { escaped = true }
             guard p < end else { throw .invalid }
             let byte = input[p]
             if byte == 0x22 {
@@ -355,45 +351,17 @@ struct FastCanonicalizer {
                 pos = p
                 return escaped
             } else if byte == 0x5C {
+                // \/ and \uXXXX, which canonical form rewrites (or an invalid escape).
                 escaped = true
-                guard p &+ 1 < end else { throw .invalid }
-                switch input[p &+ 1] {
-                case 0x22, 0x5C, 0x62, 0x66, 0x6E, 0x72, 0x74:
-                    // \" \\ \b \f \n \r \t are already canonical: they stay in the run.
-                    p &+= 2
-                default:
-                    // \/ and \uXXXX are rewritten.
-                    copy(from: runStart, to: p)
-                    pos = p
-                    try escape()
-                    p = pos
-                    runStart = p
-                }
-            } else if byte >= 0x80 {
-                // Text in other scripts: validate consecutive multi-byte characters in one go.
-                repeat {
-                    p &+= try Self.utf8SequenceLength(input, at: p, end: end)
-                } while p < end && input[p] >= 0x80
-            } else if byte < 0x20 {
-                throw .invalid
+                copy(from: runStart, to: p)
+                pos = p
+                try escape()
+                p = pos
+                runStart = p
             } else {
-                p &+= 1
+                throw .invalid  // an unescaped control character
             }
         }
-    }
-
-    /// The high bit of each byte of `word` (little-endian) that is `"`, `\`, below U+0020 or
-    /// non-ASCII — and possibly of bytes above such a byte, but never below the first one:
-    /// borrows only propagate upwards from a byte that is itself flagged. So the lowest set bit
-    /// marks exactly the first byte needing attention, and zero means none does.
-    @inline(__always)
-    private static func attentionMask(_ word: UInt64) -> UInt64 {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let control = word &- 0x2020_2020_2020_2020
-        let quote = (word ^ 0x2222_2222_2222_2222) &- ones
-        let backslash = (word ^ 0x5C5C_5C5C_5C5C_5C5C) &- ones
-        return (control | quote | backslash | word) & high
     }
 
     /// Copies input bytes to the output; runs of up to 16 bytes (keys, short values) as two
@@ -410,34 +378,6 @@ struct FastCanonicalizer {
             (out + count).update(from: input + start, count: n)
         }
         count &+= n
-    }
-
-    /// The length of the well-formed UTF-8 sequence at `at` (Unicode Table 3-7): no overlong
-    /// forms, no surrogates, nothing above U+10FFFF. Same rules as `JSONParser`.
-    @inline(__always)
-    private static func utf8SequenceLength(_ input: UnsafePointer<UInt8>, at p: Int, end: Int) throws(Bail) -> Int {
-        let lead = input[p]
-        var low: UInt8 = 0x80
-        var high: UInt8 = 0xBF
-        let length: Int
-        switch lead {
-        case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; low = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; high = 0x9F
-        case 0xF0: length = 4; low = 0x90
-        case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; high = 0x8F
-        default: throw .invalid
-        }
-        guard p + length <= end else { throw .invalid }
-        let second = input[p + 1]
-        guard second >= low, second <= high else { throw .invalid }
-        if length > 2 {
-            guard input[p + 2] & 0xC0 == 0x80 else { throw .invalid }
-            if length > 3, input[p + 3] & 0xC0 != 0x80 { throw .invalid }
-        }
-        return length
     }
 
     /// Reads one escape at `pos` (a backslash) and writes the canonical form of the character.

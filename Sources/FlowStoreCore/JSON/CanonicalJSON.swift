@@ -1,3 +1,5 @@
+import CFlowStoreSys
+
 /// RFC 8785 JSON Canonicalization Scheme (JCS): the one byte sequence FlowStore hashes for a
 /// JSON value.
 ///
@@ -101,14 +103,19 @@ public enum CanonicalJSON {
         out.append(0x22)
         var string = string
         string.withUTF8 { utf8 in
-            // Copy runs of bytes that need no escaping in one go.
-            var runStart = 0
-            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
-                appendEscape(byte, into: &out)
-                runStart = index + 1
+            // Copy runs of bytes that need no escaping in one go; the runs are found sixteen
+            // bytes at a time by `flowstore_json_unescaped_prefix` (C, SSE2).
+            guard let base = utf8.baseAddress else { return }
+            var at = 0
+            while at < utf8.count {
+                let run = flowstore_json_unescaped_prefix(base + at, utf8.count - at)
+                out.append(contentsOf: UnsafeBufferPointer(start: base + at, count: run))
+                at += run
+                if at < utf8.count {
+                    appendEscape(base[at], into: &out)
+                    at += 1
+                }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
         }
         out.append(0x22)
     }

@@ -1,3 +1,5 @@
+import CFlowStoreSys
+
 /// A strict RFC 8259 JSON parser that produces `JSONValue` trees ready for RFC 8785
 /// canonicalisation.
 ///
@@ -231,39 +233,44 @@ private struct Scanner {
     // MARK: Strings
 
     /// Parses a string starting at its opening quote.
+    ///
+    /// Runs of plain characters are found (and their UTF-8 checked) by `flowstore_json_raw_prefix`
+    /// in C, sixteen ASCII bytes at a time; a string without escapes is then exactly those bytes.
     mutating func parseString() throws(JSONError) -> String {
         pos += 1  // "
         let start = pos
-        // Fast path: no escapes, so the string is exactly the validated bytes.
-        while true {
-            guard pos < bytes.count else { throw fail(.unexpectedEnd, at: pos) }
-            let byte = bytes[pos]
-            if byte == Byte.quote {
-                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
-                pos += 1
-                return text
-            }
-            if byte == Byte.backslash { break }
-            try advanceOverCharacter(byte)
+        try scanPlainRun()
+        if bytes[pos] == Byte.quote {
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
+            pos += 1
+            return text
         }
-        // Slow path: copy runs of plain bytes and decoded escapes into the scratch buffer.
+        // Escapes: copy runs of plain bytes and decoded escapes into the scratch buffer.
         scratch.removeAll(keepingCapacity: true)
         var runStart = start
         while true {
-            guard pos < bytes.count else { throw fail(.unexpectedEnd, at: pos) }
-            let byte = bytes[pos]
-            if byte == Byte.quote || byte == Byte.backslash {
-                scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<pos]))
-                if byte == Byte.quote {
-                    pos += 1
-                    return String(decoding: scratch, as: UTF8.self)
-                }
-                try parseEscape()
-                runStart = pos
-            } else {
-                try advanceOverCharacter(byte)
+            scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<pos]))
+            if bytes[pos] == Byte.quote {
+                pos += 1
+                return String(decoding: scratch, as: UTF8.self)
             }
+            try parseEscape()
+            runStart = pos
+            try scanPlainRun()
         }
+    }
+
+    /// Advances over plain string characters to the next quote or backslash, which is then at
+    /// `pos`; a control character, invalid UTF-8 or the end of input is an error there.
+    @inline(__always)
+    mutating func scanPlainRun() throws(JSONError) {
+        guard pos < bytes.count, let base = bytes.baseAddress else { throw fail(.unexpectedEnd, at: pos) }
+        var flags: Int32 = 0
+        pos += flowstore_json_raw_prefix(base + pos, bytes.count - pos, &flags)
+        if flags & Int32(FLOWSTORE_STRING_INVALID_UTF8) != 0 { throw fail(.invalidUTF8, at: pos) }
+        guard pos < bytes.count else { throw fail(.unexpectedEnd, at: pos) }
+        let byte = bytes[pos]
+        if byte != Byte.quote, byte != Byte.backslash { throw fail(.controlCharacterInString, at: pos) }
     }
 
     /// Moves past one unescaped character inside a string, validating it.

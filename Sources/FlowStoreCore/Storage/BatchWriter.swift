@@ -40,6 +40,9 @@ final class BatchWriter {
     /// Ids staged since the last publish (written, being written, or found already stored).
     private var stagedIDs: Set<ObjectID> = []
     private(set) var stagedBytes = 0
+    /// Objects not yet handed to the staging thread: it is woken once per group, not per object.
+    private var group: [(ObjectID, [UInt8])] = []
+    private var groupBytes = 0
 
     struct PreparedRef {
         var name: RefName
@@ -78,10 +81,20 @@ final class BatchWriter {
     func stage(_ canonicalBytes: [UInt8]) throws(StoreError) -> ObjectID {
         let id = ObjectID(hashing: canonicalBytes)
         if stagedIDs.contains(id) { return id }
-        try stager.submit(id, canonicalBytes)
+        group.append((id, canonicalBytes))
+        groupBytes += canonicalBytes.count
+        if group.count >= 64 || groupBytes >= 1 << 20 { try handOver() }
         stagedIDs.insert(id)
         stagedBytes += canonicalBytes.count
         return id
+    }
+
+    private func handOver() throws(StoreError) {
+        guard !group.isEmpty else { return }
+        let items = group
+        group = []
+        groupBytes = 0
+        try stager.submit(items)
     }
 
     /// Writes a ref's new content to a temp file, to be swapped in by `moveRef`.
@@ -108,6 +121,7 @@ final class BatchWriter {
     /// durable, moves them into `objects/`, and makes that durable. Also a barrier for any
     /// prepared ref temp files.
     func publishObjects() throws(StoreError) {
+        try handOver()
         stagedIDs.removeAll(keepingCapacity: true)
         stagedBytes = 0
         try stager.publishAll()
@@ -187,10 +201,12 @@ final class BatchWriter {
     }
 }
 
-/// The background half of `BatchWriter`: a thread that writes staged objects to temp files in
-/// `tmp/` (skipping objects already stored intact) and, every `chunk` objects, makes them
-/// durable with one barrier and renames them into `objects/` — while the caller prepares the
-/// next ones. A queue bounded in bytes keeps memory flat however large the batch.
+/// The background half of `BatchWriter`: a writer thread that writes staged objects to temp
+/// files in `tmp/` (skipping objects already stored intact), and a publisher thread that, every
+/// `chunk` written objects, makes them durable with one barrier and renames them into
+/// `objects/` — while the caller prepares the next objects. The publisher spends most of its
+/// time waiting for the disk, so the writer keeps writing meanwhile. A queue bounded in bytes
+/// keeps memory flat however large the batch.
 final class StagingThread: @unchecked Sendable {
     private struct Written {
         var id: ObjectID
@@ -203,16 +219,20 @@ final class StagingThread: @unchecked Sendable {
     private let chunk: Int
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var thread = pthread_t()
+    private var writerThread = pthread_t()
+    private var publisherThread = pthread_t()
     private var started = false
     // Shared with the thread, under `mutex`.
-    private var queue: [(ObjectID, [UInt8])] = []
+    private var queue: [[(ObjectID, [UInt8])]] = []
     private var queueHead = 0
     private var queuedBytes = 0
     private var busy = false
     private var closing = false
-    /// Temp files written and not yet renamed into `objects/`.
+    /// Temp files written and not yet handed to the publisher.
     private var unpublished: [Written] = []
+    /// Rounds waiting for the publisher, and whether it is in one.
+    private var rounds: [[Written]] = []
+    private var publishing = false
     private var failure: StoreError?
     // The thread's own (or the caller's, once the thread is idle).
     private var knownFanouts: Set<String> = []
@@ -242,24 +262,31 @@ final class StagingThread: @unchecked Sendable {
     private func startIfNeeded() {
         guard !started else { return }
         started = true
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let result = pthread_create(&thread, nil, { context in
+        let writer = Unmanaged.passRetained(self).toOpaque()
+        let writerResult = pthread_create(&writerThread, nil, { context in
             let stager = Unmanaged<StagingThread>.fromOpaque(context!).takeRetainedValue()
             stager.run()
             return nil
-        }, context)
-        precondition(result == 0, "cannot start the staging thread")
+        }, writer)
+        precondition(writerResult == 0, "cannot start the staging thread")
+        let publisher = Unmanaged.passRetained(self).toOpaque()
+        let publisherResult = pthread_create(&publisherThread, nil, { context in
+            let stager = Unmanaged<StagingThread>.fromOpaque(context!).takeRetainedValue()
+            stager.runPublisher()
+            return nil
+        }, publisher)
+        precondition(publisherResult == 0, "cannot start the publishing thread")
     }
 
-    /// Queues an object; throws the first error the thread met, if any.
-    func submit(_ id: ObjectID, _ bytes: [UInt8]) throws(StoreError) {
+    /// Queues a group of objects; throws the first error the thread met, if any.
+    func submit(_ items: [(ObjectID, [UInt8])]) throws(StoreError) {
         startIfNeeded()
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while queuedBytes >= Self.maxQueuedBytes, failure == nil { pthread_cond_wait(changed, mutex) }
         if let failure { throw failure }
-        queue.append((id, bytes))
-        queuedBytes += bytes.count
+        queue.append(items)
+        for (_, bytes) in items { queuedBytes += bytes.count }
         pthread_cond_broadcast(changed)
     }
 
@@ -268,7 +295,7 @@ final class StagingThread: @unchecked Sendable {
     /// barrier after this makes the renames durable. Throws the first error met.
     func publishAll() throws(StoreError) {
         pthread_mutex_lock(mutex)
-        while queueHead < queue.count || busy { pthread_cond_wait(changed, mutex) }
+        while queueHead < queue.count || busy || !rounds.isEmpty || publishing { pthread_cond_wait(changed, mutex) }
         queue.removeAll(keepingCapacity: true)
         queueHead = 0
         let rest = unpublished
@@ -276,7 +303,7 @@ final class StagingThread: @unchecked Sendable {
         let error = failure
         failure = nil
         pthread_mutex_unlock(mutex)
-        // The thread is idle until the next submit: its sets are ours meanwhile.
+        // Both threads are idle until the next submit: their sets are ours meanwhile.
         if let error {
             for object in rest { unlink(object.temp) }
             throw error
@@ -286,17 +313,19 @@ final class StagingThread: @unchecked Sendable {
         touchedDirectories.removeAll()
     }
 
-    /// Stops the thread (after what is queued) and returns the temp files never published.
+    /// Stops both threads (what is queued is dropped) and returns the temp files never published.
     func finish() -> [String] {
         guard started else { return [] }
         pthread_mutex_lock(mutex)
         closing = true
         pthread_cond_broadcast(changed)
         pthread_mutex_unlock(mutex)
-        pthread_join(thread, nil)
+        pthread_join(writerThread, nil)
+        pthread_join(publisherThread, nil)
         started = false
-        let out = unpublished.map(\.temp)
+        let out = (unpublished + rounds.joined()).map(\.temp)
         unpublished = []
+        rounds = []
         return out
     }
 
@@ -304,35 +333,59 @@ final class StagingThread: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         while true {
             while queueHead == queue.count, !closing { pthread_cond_wait(changed, mutex) }
-            if queueHead == queue.count, closing { break }
-            let (id, bytes) = queue[queueHead]
-            queue[queueHead].1 = []  // release the bytes once taken
+            if closing { break }  // a batch dropped without a flush: what is queued is not written
+            let items = queue[queueHead]
+            queue[queueHead] = []  // release the bytes once taken
             queueHead += 1
             busy = true
             let skip = failure != nil
             pthread_mutex_unlock(mutex)
 
-            var result: Result<Written?, StoreError> = .success(nil)
-            if !skip { result = write(id, bytes) }
+            var written: [Written] = []
+            var firstError: StoreError?
+            var bytesDone = 0
+            for (id, bytes) in items where !skip && firstError == nil {
+                switch write(id, bytes) {
+                case .success(let object?): written.append(object)
+                case .success(nil): break
+                case .failure(let error): firstError = error
+                }
+            }
+            for (_, bytes) in items { bytesDone += bytes.count }
 
             pthread_mutex_lock(mutex)
-            queuedBytes -= bytes.count
-            switch result {
-            case .success(let object?): unpublished.append(object)
-            case .success(nil): break
-            case .failure(let error): if failure == nil { failure = error }
-            }
+            queuedBytes -= bytesDone
+            unpublished += written
+            if let firstError, failure == nil { failure = firstError }
             if unpublished.count >= chunk, failure == nil {
-                // A round in the background: barrier, then renames, while the caller goes on.
-                let round = unpublished
+                // A round for the publisher: barrier, then renames, while writing goes on.
+                rounds.append(unpublished)
                 unpublished = []
-                pthread_mutex_unlock(mutex)
-                var error: StoreError?
-                do { try publish(round) } catch let e { error = e }
-                pthread_mutex_lock(mutex)
-                if let error, failure == nil { failure = error }
             }
             busy = false
+            pthread_cond_broadcast(changed)
+        }
+        pthread_mutex_unlock(mutex)
+    }
+
+    private func runPublisher() {
+        pthread_mutex_lock(mutex)
+        while true {
+            while rounds.isEmpty, !closing { pthread_cond_wait(changed, mutex) }
+            if closing { break }  // nor published: `finish` removes the temp files
+            let round = rounds.removeFirst()
+            publishing = true
+            let skip = failure != nil
+            pthread_mutex_unlock(mutex)
+            var error: StoreError?
+            if skip {
+                for object in round { unlink(object.temp) }
+            } else {
+                do { try publish(round) } catch let e { error = e }
+            }
+            pthread_mutex_lock(mutex)
+            if let error, failure == nil { failure = error }
+            publishing = false
             pthread_cond_broadcast(changed)
         }
         pthread_mutex_unlock(mutex)
@@ -382,4 +435,5 @@ final class StagingThread: @unchecked Sendable {
         }
     }
 }
+
 

@@ -25,7 +25,9 @@ public struct BatchLimits: Sendable {
     /// Bytes of staged objects per flush.
     public var maxBytes: Int
 
-    public init(maxVersions: Int = 20_000, maxBytes: Int = 256 << 20) {
+    /// A flush keeps about 1 KB per version in memory (not its definition), and each flush moves
+    /// every touched ref once: bigger flushes mean fewer ref moves.
+    public init(maxVersions: Int = 100_000, maxBytes: Int = 1 << 30) {
         self.maxVersions = maxVersions
         self.maxBytes = maxBytes
     }
@@ -81,9 +83,20 @@ public final class VersionBatch {
         var contents: [ObjectID: (id: ObjectID, version: VersionObject)]?
     }
 
+    /// What is needed to redo a version with `commit` if a concurrent writer got there first:
+    /// the request without its definition (which may be large), and the content object it was
+    /// stored as, from which the definition is read back (it is on disk by then).
     private struct Pending {
         var new: NewVersion
+        var content: ObjectID
         var resultIndex: Int
+
+        init(_ new: NewVersion, content: ObjectID, resultIndex: Int) {
+            self.new = new
+            self.new.definition = JSONObject()
+            self.content = content
+            self.resultIndex = resultIndex
+        }
     }
 
     private var files: [FlowPath: FileState] = [:]
@@ -153,7 +166,7 @@ public final class VersionBatch {
             }
             let index = record(
                 CommitResult(file: file, fileCreated: false, versionID: reused.id, version: reused.version, created: false))
-            pending.append(Pending(new: new, resultIndex: index))
+            pending.append(Pending(new, content: contentID, resultIndex: index))
             try flushIfFull()
             return index
         }
@@ -183,7 +196,7 @@ public final class VersionBatch {
 
         let index = record(
             CommitResult(file: file, fileCreated: fileCreated, versionID: versionID, version: version, created: true))
-        pending.append(Pending(new: new, resultIndex: index))
+        pending.append(Pending(new, content: contentID, resultIndex: index))
         try flushIfFull()
         return index
     }
@@ -250,7 +263,9 @@ public final class VersionBatch {
         if !redo.isEmpty {
             for path in redo { forget(path) }
             for item in pending where redo.contains(item.new.path) {
-                let result = try store.commit(item.new, author: author)
+                var new = item.new
+                new.definition = try store.content(item.content).definition
+                let result = try store.commit(new, author: author)
                 if keepResults { results[item.resultIndex] = result }
             }
         }
