@@ -135,7 +135,8 @@ final class BatchWriter {
         let file = refStore.path(of: ref.name)
         let directory = POSIXFile.parent(of: file)
         do {
-            try POSIXFile.makeDirectories(directory)
+            // No fsync of new parents here: the barrier after the last ref move covers them.
+            try POSIXFile.makeDirectories(directory, sync: !Self.hasFileSystemBarrier)
         } catch {
             unlink(ref.temp)
             throw error
@@ -420,7 +421,8 @@ final class StagingThread: @unchecked Sendable {
             let target = objects.path(of: object.id)
             let fanout = POSIXFile.parent(of: target)
             if !knownFanouts.contains(fanout) {
-                do { try POSIXFile.makeDirectories(fanout) } catch {
+                // No fsync of `objects/` here: the barrier after this round's renames covers it.
+                do { try POSIXFile.makeDirectories(fanout, sync: !BatchWriter.hasFileSystemBarrier) } catch {
                     for rest in round[n...] { unlink(rest.temp) }
                     throw error
                 }

@@ -91,13 +91,17 @@ enum POSIXFile {
     }
 
     /// `mkdir -p`; directories that already exist are fine.
-    static func makeDirectories(_ path: String) throws(StoreError) {
+    ///
+    /// `sync: false` skips the fsync of each new directory's parent, for callers that make
+    /// everything durable with a file-system barrier (`syncfs`) before anything depends on the
+    /// new directories: `BatchWriter`.
+    static func makeDirectories(_ path: String, sync: Bool = true) throws(StoreError) {
         if isDirectory(path) { return }
         let up = parent(of: path)
-        if up != path, !up.isEmpty { try makeDirectories(up) }
+        if up != path, !up.isEmpty { try makeDirectories(up, sync: sync) }
         if mkdir(path, 0o755) != 0 {
             if errno != EEXIST { throw .io(path: path, message: lastError()) }
-        } else if up != path, !up.isEmpty {
+        } else if sync, up != path, !up.isEmpty {
             // The new directory's entry must be durable too, or a power cut could lose a
             // fanout directory (and the objects in it) that a durable ref already points into.
             try syncDirectory(up)
