@@ -143,7 +143,7 @@ final class BatchWriter {
         }
         let lockPath = "\(refStore.directory)/\(ref.name.rawValue).lock"
         let fd: Int32
-        do { fd = try Self.lock(lockPath) } catch {
+        do { fd = try FileRefStore.lock(lockPath) } catch {
             unlink(ref.temp)
             throw error
         }
@@ -174,31 +174,6 @@ final class BatchWriter {
     /// Removes prepared ref temp files that will not be used (an earlier step failed).
     func discard(_ prepared: [PreparedRef]) {
         for ref in prepared { unlink(ref.temp) }
-    }
-
-    /// The exclusive ref lock of `FileRefStore` (same file, same protocol: `flock` on
-    /// `refs/N.lock`, then check the file we hold is still the one on disk, since a previous
-    /// holder unlinks it on release), so batch and single writers exclude each other.
-    private static func lock(_ lockPath: String) throws(StoreError) -> Int32 {
-        while true {
-            let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw .io(path: lockPath, message: POSIXFile.lastError()) }
-            while flock(fd, LOCK_EX) != 0 {
-                if errno != EINTR {
-                    let message = POSIXFile.lastError()
-                    close(fd)
-                    throw .io(path: lockPath, message: message)
-                }
-            }
-            var held = stat()
-            var onDisk = stat()
-            if fstat(fd, &held) == 0, stat(lockPath, &onDisk) == 0, held.st_ino == onDisk.st_ino,
-                held.st_dev == onDisk.st_dev
-            {
-                return fd
-            }
-            close(fd)
-        }
     }
 }
 

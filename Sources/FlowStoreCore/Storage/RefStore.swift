@@ -102,7 +102,7 @@ public struct FileRefStore: RefStore {
         let file = path(of: name)
         try POSIXFile.makeDirectories(POSIXFile.parent(of: file))
         let lockPath = "\(directory)/\(name.rawValue).lock"
-        let fd = try lock(lockPath)
+        let fd = try Self.lock(lockPath)
         defer {
             unlink(lockPath)
             close(fd)
@@ -115,8 +115,9 @@ public struct FileRefStore: RefStore {
     }
 
     /// Takes the exclusive lock, making sure the lock file we hold is still the one on disk
-    /// (a previous holder unlinks it on release).
-    private func lock(_ lockPath: String) throws(StoreError) -> Int32 {
+    /// (a previous holder unlinks it on release). `BatchWriter` takes the same lock, so batch
+    /// and single writers exclude each other.
+    static func lock(_ lockPath: String) throws(StoreError) -> Int32 {
         while true {
             let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw .io(path: lockPath, message: POSIXFile.lastError()) }
