@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "FlowStore",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "FlowStoreCore", targets: ["FlowStoreCore"]),
         .executable(name: "flowstore", targets: ["flowstore"]),

@@ -28,14 +28,20 @@ struct Endpoint: Sendable {
             let apiRequest = APIRequest(parameters: parameters, query: query, body: body, user: user)
             let route = self.route
             let state = self.state
-            let result = await Blocking.run { () -> Result<APIResponse, APIError> in
-                do throws(APIError) {
-                    return .success(try Self.dispatch(route.operation, apiRequest, state))
-                } catch {
-                    return .failure(error)
+            let response: APIResponse
+            switch route.operation {
+            case .getFlow:
+                // A few small reads of refs (objects come from the cache) and no fsync: cheaper
+                // done here than the hop to a Dispatch thread and back.
+                response = try Self.dispatch(route.operation, apiRequest, state)
+            case .upsertFlow:
+                // Checks and response on a Dispatch thread; the commit waits for a group flush.
+                response = try await HumanloopRoutes(state: state).upsert(apiRequest)
+            default:
+                response = try await Blocking.run { () throws(APIError) in
+                    try Self.dispatch(route.operation, apiRequest, state)
                 }
             }
-            let response = try result.get()
             log(request, status: response.status)
             return Self.render(response)
         } catch {
@@ -103,7 +109,7 @@ struct Endpoint: Sendable {
         let hl = HumanloopRoutes(state: state)
         let pl = PromptLayerRoutes(state: state)
         switch operation {
-        case .upsertFlow: return try hl.upsert(request)
+        case .upsertFlow: throw APIError(.internal, "upsert is asynchronous (see respond)")
         case .getFlow: return try hl.get(request)
         case .listFlows: return try hl.list(request)
         case .deleteFlow: return try hl.delete(request)
@@ -128,6 +134,12 @@ struct Endpoint: Sendable {
 
     static func render(_ response: APIResponse) -> Response {
         var headers = HTTPFields()
+        if let encoded = response.encodedBody {
+            headers[.contentType] = "application/json"
+            return Response(
+                status: .init(code: response.status), headers: headers,
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: encoded)))
+        }
         guard let body = response.body else {
             headers[.contentLength] = "0"
             return Response(status: .init(code: response.status), headers: headers)

@@ -12,18 +12,44 @@ struct VersionEntry: Sendable {
     var id: ObjectID
     var version: VersionObject
     var metadata: VersionMetadata
+    /// The annotation event `metadata` was read from (`nil`: never annotated).
+    var metadataEvent: ObjectID?
+
+    init(id: ObjectID, version: VersionObject, metadata: (metadata: VersionMetadata, event: ObjectID?)) {
+        self.id = id
+        self.version = version
+        self.metadata = metadata.metadata
+        metadataEvent = metadata.event
+    }
 }
 
 /// Finding flows and versions by their public ids, and rendering Humanloop's FlowResponse.
 extension ServerState {
     /// The live flow whose `fl_` id this is. Agents are not flows: their ids are 404 here.
     func flow(id publicID: String) throws(APIError) -> FlowFile {
-        let files = try run { () throws(StoreError) in try store.files() }
-        for (path, file) in files where PublicIDs.flow(file) == publicID {
-            let object = try run { () throws(StoreError) in try store.fileObject(file) }
-            if object.kind == .flow { return FlowFile(path: path, id: file, object: object) }
+        // Where it was last seen, if its path still names it: one ref read instead of a scan.
+        if let hint = flowLocations.value(forKey: publicID),
+            try run({ () throws(StoreError) in try store.fileID(at: hint.path) }) == hint.file
+        {
+            let object = try run { () throws(StoreError) in try store.fileObject(hint.file) }
+            if object.kind == .flow { return FlowFile(path: hint.path, id: hint.file, object: object) }
         }
-        throw .notFound("Flow with id \(publicID) not found")
+        let files = try run { () throws(StoreError) in try store.files() }
+        var found: FlowFile?
+        for (path, file) in files {
+            let id = PublicIDs.flow(file)
+            guard id == publicID || flowLocations.value(forKey: id) == nil else { continue }
+            let object = try run { () throws(StoreError) in try store.fileObject(file) }
+            guard object.kind == .flow else { continue }
+            // Every flow met on the way is remembered, so a scan is paid about once per flow.
+            if flowLocations.value(forKey: id) == nil { flowLocations.set(FlowLocation(file: file, path: path), forKey: id) }
+            if id == publicID, found == nil {
+                found = FlowFile(path: path, id: file, object: object)
+                flowLocations.set(FlowLocation(file: file, path: path), forKey: id)
+            }
+        }
+        guard let found else { throw .notFound("Flow with id \(publicID) not found") }
+        return found
     }
 
     func flow(at path: FlowPath) throws(APIError) -> FlowFile? {
@@ -38,7 +64,7 @@ extension ServerState {
             guard let head = try store.target(of: RefNames.head(file)) else { return [] }
             var out: [VersionEntry] = []
             for (id, v) in try store.history(from: head) {
-                out.append(VersionEntry(id: id, version: v, metadata: try store.metadata(of: id, v)))
+                out.append(VersionEntry(id: id, version: v, metadata: try store.metadataState(of: id, v)))
             }
             return out
         }
@@ -58,7 +84,7 @@ extension ServerState {
     func entry(_ id: ObjectID) throws(APIError) -> VersionEntry {
         try run { () throws(StoreError) in
             let v = try store.version(id)
-            return VersionEntry(id: id, version: v, metadata: try store.metadata(of: id, v))
+            return VersionEntry(id: id, version: v, metadata: try store.metadataState(of: id, v))
         }
     }
 
@@ -82,7 +108,17 @@ extension ServerState {
     /// visible version.
     func defaultVersion(of flow: FlowFile) throws(APIError) -> VersionEntry? {
         if let deployed = try deployed(to: defaultEnvironment.name, of: flow) { return deployed }
-        return try visibleVersions(of: flow.id).first
+        return try newestVisibleVersion(of: flow.id)
+    }
+
+    /// The newest version that is not hidden: usually the head, so one read, not a walk.
+    func newestVisibleVersion(of file: ObjectID) throws(APIError) -> VersionEntry? {
+        guard let head = try run({ () throws(StoreError) in try store.target(of: RefNames.head(file)) }) else {
+            return nil
+        }
+        let entry = try entry(head)
+        if !entry.metadata.hidden { return entry }
+        return try visibleVersions(of: file).first
     }
 
     func requireDefaultVersion(of flow: FlowFile) throws(APIError) -> VersionEntry {
@@ -117,17 +153,36 @@ extension ServerState {
         return o
     }
 
+    /// `flowResponse` as a 200 with its body encoded, from `flowResponses` when nothing it is
+    /// computed from has changed: what Get Flow and Upsert Flow answer.
+    func encodedFlowResponse(_ flow: FlowFile, _ entry: VersionEntry) throws(APIError) -> APIResponse {
+        let deployments = try self.deployments(of: flow.id)
+        let logs = try run { () throws(StoreError) in try store.logCount(file: flow.id, version: entry.id) }
+        let key = FlowResponseKey(
+            file: flow.id, path: flow.path.rawValue, version: entry.id, metadataEvent: entry.metadataEvent,
+            environments: environments.filter { deployments[$0.name] == entry.id }.map(\.name), logs: logs)
+        if let cached = flowResponses.value(forKey: key) { return .ok(encoded: cached) }
+        let body = try flowResponse(flow, entry, deployments: deployments, logCount: logs)
+        // Response values are built from parsed JSON and integers: always encodable.
+        let encoded = (try? CanonicalJSON.encode(body)) ?? Array("null".utf8)
+        flowResponses.set(encoded, forKey: key, cost: encoded.count)
+        return .ok(encoded: encoded)
+    }
+
     /// Humanloop's FlowResponse for one version of a flow.
     ///
     /// `created_at` is the version's creation; `updated_at` the latest of that and its last
     /// metadata change; `last_used_at` equals `updated_at` (finding the newest log would cost
     /// a read per log); `version_logs_count` is one directory listing.
-    func flowResponse(_ flow: FlowFile, _ entry: VersionEntry, deployments known: [String: ObjectID]? = nil)
-        throws(APIError) -> JSONValue
-    {
+    func flowResponse(
+        _ flow: FlowFile, _ entry: VersionEntry, deployments known: [String: ObjectID]? = nil, logCount: Int? = nil
+    ) throws(APIError) -> JSONValue {
         let v = entry.version
         let content = try run { () throws(StoreError) in try store.content(v.content) }
-        let logs = try run { () throws(StoreError) in try store.logCount(file: flow.id, version: entry.id) }
+        let logs: Int
+        if let logCount { logs = logCount } else {
+            logs = try run { () throws(StoreError) in try store.logCount(file: flow.id, version: entry.id) }
+        }
         let deployments: [String: ObjectID]
         if let known { deployments = known } else { deployments = try self.deployments(of: flow.id) }
         let updated = max(v.createdAt, entry.metadata.updatedAt ?? v.createdAt)

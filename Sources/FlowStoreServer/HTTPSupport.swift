@@ -30,8 +30,17 @@ struct APIRequest: Sendable {
 struct APIResponse: Sendable {
     var status: Int
     var body: JSONValue?
+    /// The body already encoded (a cached rendering); when set, `body` is not encoded again.
+    var encodedBody: [UInt8]?
+
+    init(status: Int, body: JSONValue?, encodedBody: [UInt8]? = nil) {
+        self.status = status
+        self.body = body
+        self.encodedBody = encodedBody
+    }
 
     static func ok(_ body: JSONValue) -> APIResponse { APIResponse(status: 200, body: body) }
+    static func ok(encoded: [UInt8]) -> APIResponse { APIResponse(status: 200, body: nil, encodedBody: encoded) }
     static func created(_ body: JSONValue) -> APIResponse { APIResponse(status: 201, body: body) }
     /// Humanloop's deletes answer 200 with an empty body.
     static let empty = APIResponse(status: 200, body: nil)
@@ -137,5 +146,13 @@ enum Blocking {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: work()) }
         }
+    }
+
+    /// `run` for work that throws an `APIError`.
+    static func run<T: Sendable>(_ work: @escaping @Sendable () throws(APIError) -> T) async throws(APIError) -> T {
+        let result = await run { () -> Result<T, APIError> in
+            do throws(APIError) { return .success(try work()) } catch { return .failure(error) }
+        }
+        return try result.get()
     }
 }

@@ -8,7 +8,55 @@ struct HumanloopRoutes {
 
     /// POST /v5/flows: creates the flow if needed; identical attributes return the existing
     /// version (a Humanloop version *is* its attributes); a duplicate effective version name → 409.
-    func upsert(_ request: APIRequest) throws(APIError) -> APIResponse {
+    ///
+    /// The checks and the response run on a Dispatch thread; the commit itself joins the next
+    /// group flush (`GroupCommit`), so concurrent upserts share their fsyncs.
+    func upsert(_ request: APIRequest) async throws(APIError) -> APIResponse {
+        let planned = try await Blocking.run { () throws(APIError) in try planUpsert(request) }
+        let author = request.user.author
+        var new = planned
+        var result: CommitResult
+        var nameAsAnnotation: String?
+        do {
+            result = try await state.commits.commit(new, author: author)
+        } catch .versionNameTaken {
+            // Checked again now: a concurrent upsert may have just taken the name (409, nothing
+            // written). Otherwise the name is held only by a stored name that was since renamed
+            // or hidden, which the effective-name check allows: record it as an annotation.
+            _ = try await Blocking.run { () throws(APIError) in try planUpsert(request) }
+            nameAsAnnotation = new.name
+            new.name = nil
+            do { result = try await state.commits.commit(new, author: author) } catch { throw APIError(error) }
+        } catch {
+            throw APIError(error)
+        }
+        let committed = result
+        let path = planned.path
+        let annotatedName = nameAsAnnotation
+        return try await Blocking.run { () throws(APIError) in
+            if let nameAsAnnotation = annotatedName {
+                try state.run { () throws(StoreError) in
+                    try store.annotate(committed.versionID, author: author, message: "name version") { $0.name = nameAsAnnotation }
+                }
+            }
+            var entry = try state.entry(committed.versionID)
+            if !committed.created, entry.metadata.hidden {
+                try state.run { () throws(StoreError) in
+                    try store.annotate(committed.versionID, author: author, message: "restore version (upsert)") {
+                        $0.hidden = false
+                    }
+                }
+                entry = try state.entry(committed.versionID)
+            }
+            guard let flow = try state.flow(at: path) else { throw .notFound("Flow \(path.rawValue) not found") }
+            return try state.encodedFlowResponse(flow, entry)
+        }
+    }
+
+    /// Validates an upsert and decides what to commit: the flow's path, its definition, and
+    /// the version name, refused (409) when a visible version already carries it — unless the
+    /// same attributes are already a version, which is then what the upsert returns.
+    private func planUpsert(_ request: APIRequest) throws(APIError) -> NewVersion {
         let body = BodyFields(object: try request.bodyObject())
         let definition = try state.run(location: ["body", "attributes"]) { () throws(StoreError) in
             try Definition.flow(attributes: body.object["attributes"])
@@ -32,46 +80,31 @@ struct HumanloopRoutes {
             throw .invalid("Either path or id is required", at: ["body"], type: "missing")
         }
 
-        let existing = try state.flow(at: path)
-        if let existing, existing.object.kind != .flow {
-            throw .conflict("\(path.rawValue) is an agent, not a flow")
-        }
-        let contentID = ObjectID(
-            hashing: StoredObject.content(ContentObject(kind: .flow, definition: definition)).canonicalBytes())
-        let versions = try existing.map { f throws(APIError) in try state.allVersions(of: f.id) } ?? []
-        let reusable = versions.first { $0.version.content == contentID }
-        if reusable == nil, let versionName,
-            versions.contains(where: { !$0.metadata.hidden && $0.metadata.name == versionName })
-        {
-            throw .conflict("Version name \(versionName) already exists in flow \(path.rawValue)")
-        }
-
-        let author = request.user.author
-        var new = NewVersion(path: path, kind: .flow, definition: definition, name: versionName, message: description,
-                             reuse: .anyVersion, createFile: true)
-        let result: CommitResult
-        do {
-            result = try store.commit(new, author: author)
-        } catch .versionNameTaken {
-            // The name is held only by a stored name that was since renamed or hidden, which
-            // the effective-name check above already allowed: record it as an annotation.
-            new.name = nil
-            result = try state.run { () throws(StoreError) in try store.commit(new, author: author) }
+        if let existing = try state.flow(at: path) {
+            if existing.object.kind != .flow { throw .conflict("\(path.rawValue) is an agent, not a flow") }
             if let versionName {
-                try state.run { () throws(StoreError) in
-                    try store.annotate(result.versionID, author: author, message: "name version") { $0.name = versionName }
+                let contentID = ObjectID(
+                    hashing: StoredObject.content(ContentObject(kind: .flow, definition: definition)).canonicalBytes())
+                let taken = try state.run { () throws(StoreError) -> Bool in
+                    guard let head = try store.target(of: RefNames.head(existing.id)) else { return false }
+                    let history = try store.historySummary(of: existing.id, head: head)
+                    if history.newestVersion(withContent: contentID) != nil { return false }  // returned as it is
+                    return try effectiveNameInUse(versionName, file: existing.id, history: history)
                 }
-            }
-        } catch {
-            throw APIError(error)
-        }
-        if !result.created, try state.entry(result.versionID).metadata.hidden {
-            try state.run { () throws(StoreError) in
-                try store.annotate(result.versionID, author: author, message: "restore version (upsert)") { $0.hidden = false }
+                if taken { throw .conflict("Version name \(versionName) already exists in flow \(path.rawValue)") }
             }
         }
-        guard let flow = try state.flow(at: path) else { throw .notFound("Flow \(path.rawValue) not found") }
-        return .ok(try state.flowResponse(flow, try state.entry(result.versionID)))
+        let new = NewVersion(path: path, kind: .flow, definition: definition, name: versionName, message: description,
+                             reuse: .anyVersion, createFile: true)
+        return new
+    }
+
+    /// Whether a visible version of the file is called `name` now: its stored name unless an
+    /// annotation renamed (or hid) it.
+    private func effectiveNameInUse(_ name: String, file: ObjectID, history: HistorySummary) throws(StoreError) -> Bool {
+        let annotated = try store.annotatedVersions(of: file)
+        if annotated.values.contains(where: { !$0.hidden && $0.name == name }) { return true }
+        return history.versions(named: name).contains { annotated[$0] == nil }
     }
 
     /// GET /v5/flows/{id}: `version_id`, else `environment`, else the default version.
@@ -89,7 +122,7 @@ struct HumanloopRoutes {
         } else {
             entry = try state.requireDefaultVersion(of: flow)
         }
-        return .ok(try state.flowResponse(flow, entry))
+        return try state.encodedFlowResponse(flow, entry)
     }
 
     /// GET /v5/flows: paged from 1; `name` filters (case-insensitive substring), `user_filter`

@@ -79,13 +79,39 @@ extension VersionStore {
 
     /// The effective metadata of a version.
     public func metadata(of versionID: ObjectID, _ version: VersionObject) throws(StoreError) -> VersionMetadata {
-        guard let state = try refState(RefNames.annotation(version.file, versionID)), let target = state.target else {
-            return VersionMetadata(name: version.name, description: version.message)
+        try metadataState(of: versionID, version).metadata
+    }
+
+    /// The effective metadata and the annotation ref's event it was read from (`nil`: never
+    /// annotated): the event id changes whenever the metadata does, so callers can key caches
+    /// of anything computed from the metadata by it.
+    public func metadataState(
+        of versionID: ObjectID, _ version: VersionObject
+    ) throws(StoreError) -> (metadata: VersionMetadata, event: ObjectID?) {
+        guard let state = try refState(RefNames.annotation(version.file, versionID)) else {
+            return (VersionMetadata(name: version.name, description: version.message), nil)
+        }
+        guard let target = state.target else {
+            return (VersionMetadata(name: version.name, description: version.message), state.eventID)
         }
         let a = try annotationObject(target)
-        return VersionMetadata(
+        let metadata = VersionMetadata(
             name: a.name, description: a.description, hidden: a.hidden, evaluators: a.evaluators,
             updatedAt: state.event.time)
+        return (metadata, state.eventID)
+    }
+
+    /// Every version of `file` that has an annotation, with its effective metadata: one
+    /// listing of the file's annotation refs (usually few: only renamed, redescribed, hidden or
+    /// monitored versions have one), so questions about effective names need not read every version.
+    public func annotatedVersions(of file: ObjectID) throws(StoreError) -> [ObjectID: VersionMetadata] {
+        let prefix = "\(RefNames.filePrefix(file))annotations/"
+        var out: [ObjectID: VersionMetadata] = [:]
+        for (name, _) in try refs.list(prefix: prefix) {
+            guard let versionID = ObjectID(hex: name.rawValue.dropFirst(prefix.count)) else { continue }
+            out[versionID] = try metadata(of: versionID, try version(versionID))
+        }
+        return out
     }
 
     /// Changes a version's metadata: `change` gets the current effective metadata and edits

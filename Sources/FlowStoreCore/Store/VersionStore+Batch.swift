@@ -70,17 +70,21 @@ public final class VersionBatch {
         /// The path whose versions this ref belongs to (for redoing them after a conflict).
         var path: FlowPath
         /// Label moves staged in this flush, in order (replayed if someone else moved the label).
-        var moves: [(target: ObjectID?, message: String?)] = []
+        var moves: [(target: ObjectID?, message: String?, author: String)] = []
     }
 
     private struct FileState {
         var file: ObjectID
         var kind: FileKind
         var tip: (id: ObjectID, version: VersionObject)?
-        /// Version names in the file's history, loaded when first needed.
-        var names: Set<String>?
-        /// Content id → newest version with it, loaded when first needed (`ReusePolicy.anyVersion`).
-        var contents: [ObjectID: (id: ObjectID, version: VersionObject)]?
+        /// The head on disk when the file was first read (nil for a file this batch creates):
+        /// its history is asked of `VersionStore.historySummary`; versions staged on top of it
+        /// are in the two sets below.
+        var diskHead: ObjectID?
+        /// Names of the versions staged on top of `diskHead`.
+        var stagedNames: Set<String> = []
+        /// Content id → newest version staged on top of `diskHead` with it.
+        var stagedContents: [ObjectID: (id: ObjectID, version: VersionObject)] = [:]
     }
 
     /// What is needed to redo a version with `commit` if a concurrent writer got there first:
@@ -88,12 +92,14 @@ public final class VersionBatch {
     /// stored as, from which the definition is read back (it is on disk by then).
     private struct Pending {
         var new: NewVersion
+        var author: String
         var content: ObjectID
         var resultIndex: Int
 
-        init(_ new: NewVersion, content: ObjectID, resultIndex: Int) {
+        init(_ new: NewVersion, author: String, content: ObjectID, resultIndex: Int) {
             self.new = new
             self.new.definition = JSONObject()
+            self.author = author
             self.content = content
             self.resultIndex = resultIndex
         }
@@ -128,9 +134,11 @@ public final class VersionBatch {
 
     /// Adds a version. It is checked at once (and throws what `commit` would throw, leaving the
     /// batch as it was); it is durable, and visible to readers, after the next flush.
+    /// `author` overrides the batch's (a server's group commit mixes requests of several users).
     /// Returns its position in the batch.
     @discardableResult
-    public func add(_ new: NewVersion) throws(StoreError) -> Int {
+    public func add(_ new: NewVersion, author: String? = nil) throws(StoreError) -> Int {
+        let author = author ?? self.author
         guard let writer else {
             let result = try store.commit(new, author: author)
             return record(result)
@@ -152,7 +160,7 @@ public final class VersionBatch {
             state = existing
             fileCreated = false
         } else {
-            state = try createFile(new, writer: writer)
+            state = try createFile(new, author: author, writer: writer)
             fileCreated = true
         }
         let file = state.file
@@ -162,18 +170,20 @@ public final class VersionBatch {
         if let reused = try reusable(contentID, policy: new.reuse, state: &state) {
             files[new.path] = state
             for label in new.labels {
-                try stageMove(RefNames.named(file, .labels, label), to: reused.id, message: nil, path: new.path)
+                try stageMove(RefNames.named(file, .labels, label), to: reused.id, message: nil, path: new.path, author: author)
             }
             let index = record(
                 CommitResult(file: file, fileCreated: false, versionID: reused.id, version: reused.version, created: false))
-            pending.append(Pending(new, content: contentID, resultIndex: index))
+            pending.append(Pending(new, author: author, content: contentID, resultIndex: index))
             try flushIfFull()
             return index
         }
         if let name = new.name {
-            if state.names == nil { state.names = try loadNames(state.tip?.id) }
-            // (A new file has no names; an existing one's are read once, then kept up to date.)
-            if state.names!.contains(name) { throw .versionNameTaken(path: new.path.rawValue, name: name) }
+            var taken = state.stagedNames.contains(name)
+            if !taken, let diskHead = state.diskHead {
+                taken = !(try store.historySummary(of: file, head: diskHead).versions(named: name).isEmpty)
+            }
+            if taken { throw .versionNameTaken(path: new.path.rawValue, name: name) }
         }
 
         try writer.stage(contentBytes)
@@ -184,19 +194,21 @@ public final class VersionBatch {
             number: (state.tip?.version.number ?? 0) + 1, name: new.name, message: new.message, author: author,
             createdAt: store.clock(), metadata: new.metadata)
         let versionID = try writer.stage(StoredObject.version(version).canonicalBytes())
-        try stageMove(RefNames.head(file), to: versionID, message: new.message ?? "version \(version.number)", path: new.path)
+        try stageMove(
+            RefNames.head(file), to: versionID, message: new.message ?? "version \(version.number)", path: new.path,
+            author: author)
         for label in new.labels {
-            try stageMove(RefNames.named(file, .labels, label), to: versionID, message: nil, path: new.path)
+            try stageMove(RefNames.named(file, .labels, label), to: versionID, message: nil, path: new.path, author: author)
         }
         stagedVersions[versionID] = version
         state.tip = (versionID, version)
-        if let name = new.name { state.names?.insert(name) }
-        if state.contents != nil, state.contents?[contentID] == nil { state.contents?[contentID] = (versionID, version) }
+        if let name = new.name { state.stagedNames.insert(name) }
+        state.stagedContents[contentID] = (versionID, version)  // the newest staged one wins, as in `history`
         files[new.path] = state
 
         let index = record(
             CommitResult(file: file, fileCreated: fileCreated, versionID: versionID, version: version, created: true))
-        pending.append(Pending(new, content: contentID, resultIndex: index))
+        pending.append(Pending(new, author: author, content: contentID, resultIndex: index))
         try flushIfFull()
         return index
     }
@@ -257,7 +269,7 @@ public final class VersionBatch {
             guard let track = refs[name] else { continue }
             refs[name] = nil
             for move in track.moves {
-                try store.moveRef(name, to: move.target, author: author, message: move.message)
+                try store.moveRef(name, to: move.target, author: move.author, message: move.message)
             }
         }
         if !redo.isEmpty {
@@ -265,7 +277,7 @@ public final class VersionBatch {
             for item in pending where redo.contains(item.new.path) {
                 var new = item.new
                 new.definition = try store.content(item.content).definition
-                let result = try store.commit(new, author: author)
+                let result = try store.commit(new, author: item.author)
                 if keepResults { results[item.resultIndex] = result }
             }
         }
@@ -321,7 +333,9 @@ public final class VersionBatch {
     }
 
     /// Stages the event for a ref move, chained after the moves staged before it.
-    private func stageMove(_ name: RefName, to target: ObjectID?, message: String?, path: FlowPath) throws(StoreError) {
+    private func stageMove(
+        _ name: RefName, to target: ObjectID?, message: String?, path: FlowPath, author: String
+    ) throws(StoreError) {
         guard let writer else { return }
         var track = try self.track(name, path: path)
         if track.target == target { return }
@@ -342,7 +356,7 @@ public final class VersionBatch {
         }
         track.event = id
         track.target = target
-        track.moves.append((target, message))
+        track.moves.append((target, message, author))
         refs[name] = track
     }
 
@@ -363,27 +377,21 @@ public final class VersionBatch {
         guard kind == new.kind else { throw .kindMismatch(path: new.path.rawValue, existing: kind, requested: new.kind) }
         var tip: (id: ObjectID, version: VersionObject)?
         if let head = try track(RefNames.head(file), path: new.path).target { tip = (head, try store.version(head)) }
-        let state = FileState(file: file, kind: kind, tip: tip)
+        let state = FileState(file: file, kind: kind, tip: tip, diskHead: tip?.id)
         files[new.path] = state
         return state
     }
 
     /// Stages a new file at the version's path, as `VersionStore.createFile` writes it.
-    private func createFile(_ new: NewVersion, writer: BatchWriter) throws(StoreError) -> FileState {
+    private func createFile(_ new: NewVersion, author: String, writer: BatchWriter) throws(StoreError) -> FileState {
         let object = FileObject(
             kind: new.kind, path: new.path, author: author, createdAt: store.clock(), nonce: POSIXFile.randomToken())
         let file = try writer.stage(StoredObject.file(object).canonicalBytes())
-        try stageMove(RefNames.path(new.path), to: file, message: "create \(new.kind.rawValue)", path: new.path)
-        let state = FileState(file: file, kind: new.kind, tip: nil, names: [], contents: [:])
+        try stageMove(
+            RefNames.path(new.path), to: file, message: "create \(new.kind.rawValue)", path: new.path, author: author)
+        let state = FileState(file: file, kind: new.kind, tip: nil, diskHead: nil)
         files[new.path] = state
         return state
-    }
-
-    private func loadNames(_ head: ObjectID?) throws(StoreError) -> Set<String> {
-        guard let head else { return [] }
-        var names = Set<String>()
-        for (_, v) in try history(from: head) { if let name = v.name { names.insert(name) } }
-        return names
     }
 
     private func reusable(
@@ -394,26 +402,12 @@ public final class VersionBatch {
         case .never: return nil
         case .head: return tip.version.content == content ? tip : nil
         case .anyVersion:
-            if state.contents == nil {
-                var contents: [ObjectID: (id: ObjectID, version: VersionObject)] = [:]
-                // Newest first, so the first version seen with a content is the one `commit` returns.
-                for (id, v) in try history(from: tip.id) where contents[v.content] == nil { contents[v.content] = (id, v) }
-                state.contents = contents
-            }
-            return state.contents?[content]
+            // Staged versions are newer than every version on disk.
+            if let staged = state.stagedContents[content] { return staged }
+            guard let diskHead = state.diskHead,
+                let id = try store.historySummary(of: state.file, head: diskHead).newestVersion(withContent: content)
+            else { return nil }
+            return (id, try store.version(id))
         }
-    }
-
-    /// History that may run through versions staged in this flush (not yet on disk).
-    private func history(from start: ObjectID) throws(StoreError) -> [(ObjectID, VersionObject)] {
-        var out: [(ObjectID, VersionObject)] = []
-        var id: ObjectID? = start
-        // Staged versions form a first-parent chain on top of the on-disk head.
-        while let current = id, let v = stagedVersions[current] {
-            out.append((current, v))
-            id = v.parents.first
-        }
-        if let id { out += try store.history(from: id) }
-        return out
     }
 }

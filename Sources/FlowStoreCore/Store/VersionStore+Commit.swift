@@ -98,15 +98,15 @@ extension VersionStore {
             if let headID { head = try version(headID) }
             let current: (ObjectID, VersionObject)? = if let headID, let head { (headID, head) } else { nil }
 
-            if let reused = try reusable(contentID, policy: new.reuse, head: current) {
+            if let reused = try reusable(contentID, policy: new.reuse, head: current, file: file) {
                 try applyLabels(new.labels, file: file, version: reused.0, author: author)
                 return CommitResult(
                     file: file, fileCreated: fileCreated, versionID: reused.0, version: reused.1, created: false)
             }
-            if let name = new.name, let headID {
-                for (_, v) in try history(from: headID) where v.name == name {
-                    throw .versionNameTaken(path: new.path.rawValue, name: name)
-                }
+            if let name = new.name, let headID,
+                !(try historySummary(of: file, head: headID).versions(named: name).isEmpty)
+            {
+                throw .versionNameTaken(path: new.path.rawValue, name: name)
             }
 
             try objects.put(contentBytes)
@@ -137,13 +137,15 @@ extension VersionStore {
     }
 
     private func reusable(
-        _ content: ObjectID, policy: ReusePolicy, head: (ObjectID, VersionObject)?
+        _ content: ObjectID, policy: ReusePolicy, head: (ObjectID, VersionObject)?, file: ObjectID
     ) throws(StoreError) -> (ObjectID, VersionObject)? {
         guard let head else { return nil }
         switch policy {
         case .never: return nil
         case .head: return head.1.content == content ? head : nil
-        case .anyVersion: return try history(from: head.0).first { $0.1.content == content }
+        case .anyVersion:
+            guard let id = try historySummary(of: file, head: head.0).newestVersion(withContent: content) else { return nil }
+            return (id, try version(id))
         }
     }
 

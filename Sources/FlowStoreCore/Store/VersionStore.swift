@@ -12,15 +12,35 @@ public struct VersionStore: Sendable {
     public let root: String?
     /// Produces timestamps; injectable so tests are deterministic.
     public let clock: @Sendable () -> String
+    /// Decoded objects already read and verified, shared by copies of this store. Objects never
+    /// change, so a hit is never stale; `nil` (the default) reads every object from disk, which
+    /// is what a short-lived CLI process wants. A long-running server turns it on
+    /// (`cachingObjects`).
+    public let objectCache: BoundedCache<ObjectID, StoredObject>?
+    /// What each file's history holds (contents, names), kept up to date as heads move, so a
+    /// commit checks reuse and name clashes without walking the whole history (`HistoryIndex`).
+    public let historyIndex: HistoryIndex
 
     public init(
         objects: any ObjectStore, refs: any RefStore, root: String? = nil,
-        clock: @escaping @Sendable () -> String = Timestamp.now
+        clock: @escaping @Sendable () -> String = Timestamp.now,
+        objectCache: BoundedCache<ObjectID, StoredObject>? = nil,
+        historyIndex: HistoryIndex = HistoryIndex()
     ) {
         self.objects = objects
         self.refs = refs
         self.root = root
         self.clock = clock
+        self.objectCache = objectCache
+        self.historyIndex = historyIndex
+    }
+
+    /// This store with an in-memory cache of up to about `bytes` of decoded objects (twice that
+    /// at worst, see `BoundedCache`): for processes that serve many reads of the same versions.
+    public func cachingObjects(upTo bytes: Int) -> VersionStore {
+        VersionStore(
+            objects: objects, refs: refs, root: root, clock: clock,
+            objectCache: BoundedCache(capacity: bytes), historyIndex: historyIndex)
     }
 
     /// Creates the store layout (idempotent: an existing store is left as it is).
@@ -82,7 +102,11 @@ public struct VersionStore: Sendable {
 
     /// Reads, verifies and decodes any object.
     public func object(_ id: ObjectID) throws(StoreError) -> StoredObject {
-        try StoredObject.decode(id: id, bytes: try objects.get(id))
+        if let cache = objectCache, let hit = cache.value(forKey: id) { return hit }
+        let bytes = try objects.get(id)
+        let object = try StoredObject.decode(id: id, bytes: bytes)
+        objectCache?.set(object, forKey: id, cost: bytes.count)
+        return object
     }
 
     public func version(_ id: ObjectID) throws(StoreError) -> VersionObject {

@@ -1,0 +1,213 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import FlowStoreCore
+
+/// `BoundedCache`, `HistoryIndex` and `GroupCommit`: the pieces that let a server answer reads
+/// without re-reading and take concurrent writes without an fsync each. Each must give exactly
+/// what the uncached, one-at-a-time code gives.
+@Suite("Caches, history index and group commit")
+struct GroupCommitTests {
+    static func flow(_ n: Int) -> JSONObject {
+        var d = JSONObject()
+        d["attributes"] = ["prompt": ["template": .string("Réponds à {{q}} — variante \(n) ✅"), "model": "gpt-4o"]]
+        return d
+    }
+
+    // MARK: BoundedCache
+
+    @Test func boundedCacheKeepsRecentEntriesAndBoundsMemory() {
+        let cache = BoundedCache<Int, String>(capacity: 10)
+        for i in 0..<10 { cache.set("v\(i)", forKey: i) }
+        // The eleventh entry retires the first generation; its entries are still found…
+        cache.set("v10", forKey: 10)
+        #expect(cache.value(forKey: 0) == "v0")  // …and a hit promotes it to the current one.
+        for i in 11..<25 { cache.set("v\(i)", forKey: i) }
+        #expect(cache.value(forKey: 1) == nil, "an entry unused for two generations is dropped")
+        #expect(cache.value(forKey: 24) == "v24")
+        #expect(cache.count <= 2 * 10 + 1)
+        cache.removeValue(forKey: 24)
+        #expect(cache.value(forKey: 24) == nil)
+    }
+
+    @Test func boundedCacheCountsCost() {
+        let cache = BoundedCache<String, [UInt8]>(capacity: 100)
+        cache.set([UInt8](repeating: 1, count: 60), forKey: "a", cost: 60)
+        cache.set([UInt8](repeating: 2, count: 60), forKey: "b", cost: 60)  // over: a generation turns
+        cache.set([UInt8](repeating: 3, count: 60), forKey: "c", cost: 60)
+        cache.set([UInt8](repeating: 4, count: 60), forKey: "d", cost: 60)  // over again: "a" and "b" go
+        #expect(cache.value(forKey: "a") == nil)
+        #expect(cache.value(forKey: "d")?.first == 4)
+    }
+
+    // MARK: Object cache
+
+    @Test func objectCacheServesVerifiedObjectsOnly() throws {
+        let t = try TestStore()
+        let store = t.store.cachingObjects(upTo: 1 << 20)
+        let path = try FlowPath("cache/flow")
+        let result = try store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(1)), author: "ada")
+        // Corrupt the content object on disk before anything cached it: the read must fail.
+        let contentPath = t.objectPath(result.version.content)
+        chmod(contentPath, 0o644)
+        try Data("{\"broken\":true}".utf8).write(to: URL(fileURLWithPath: contentPath))
+        #expect(throws: StoreError.self) { try store.content(result.version.content) }
+        // A version read once is served from memory afterwards, identical to a fresh read.
+        let first = try store.version(result.versionID)
+        #expect(store.objectCache?.value(forKey: result.versionID) != nil)
+        #expect(try store.version(result.versionID) == first)
+        #expect(try t.store.version(result.versionID) == first)
+    }
+
+    // MARK: History index
+
+    /// The summary must say what a full `history` walk says, however the head moved.
+    @Test func historySummaryMatchesAFullWalk() throws {
+        let t = try TestStore()
+        let store = t.store
+        let path = try FlowPath("index/flow")
+        var file: ObjectID?
+        func check() throws {
+            guard let file, let head = try store.target(of: RefNames.head(file)) else { return }
+            let summary = try store.historySummary(of: file, head: head)
+            let history = try store.history(from: head)
+            #expect(summary.count == history.count)
+            var newest: [ObjectID: ObjectID] = [:]
+            var names: [String: Set<ObjectID>] = [:]
+            for (id, v) in history {
+                #expect(summary.contains(id))
+                if newest[v.content] == nil { newest[v.content] = id }
+                if let name = v.name { names[name, default: []].insert(id) }
+            }
+            for (content, id) in newest { #expect(summary.newestVersion(withContent: content) == id) }
+            for (name, ids) in names { #expect(Set(summary.versions(named: name)) == ids) }
+            #expect(summary.versions(named: "never-used").isEmpty)
+        }
+        for i in 0..<30 {
+            // Contents repeat (reuse .never keeps making versions), names on every third.
+            let r = try store.commit(
+                NewVersion(path: path, kind: .flow, definition: Self.flow(i % 7), name: i % 3 == 0 ? "v\(i)" : nil,
+                           reuse: .never), author: "ada")
+            file = r.file
+            if i % 4 == 0 { try check() }  // extended a few versions at a time
+        }
+        try check()
+        // A base-version (second parent) commit, then a fresh index rebuilding from scratch.
+        guard let file else { return }
+        let old = try store.version(numbered: 3, of: path)
+        try store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(100), base: old, reuse: .never), author: "ada")
+        try check()
+        let fresh = VersionStore(objects: store.objects, refs: store.refs, root: store.root, clock: store.clock)
+        let head = try #require(try store.target(of: RefNames.head(file)))
+        #expect(try fresh.historySummary(of: file, head: head).count == 31)
+        // Asked for an older head, the index answers for that head, not the newest.
+        let older = try store.version(numbered: 10, of: path)
+        #expect(try store.historySummary(of: file, head: older).count == 10)
+        #expect(try store.historySummary(of: file, head: head).count == 31)
+    }
+
+    @Test func commitReuseAndNamesUseTheIndexExactly() throws {
+        let t = try TestStore()
+        let path = try FlowPath("index/reuse")
+        let first = try t.store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(1), name: "one", reuse: .anyVersion), author: "a")
+        for i in 2..<12 {
+            try t.store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(i), reuse: .anyVersion), author: "a")
+        }
+        let again = try t.store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(1), reuse: .anyVersion), author: "a")
+        #expect(!again.created && again.versionID == first.versionID)
+        #expect(throws: StoreError.versionNameTaken(path: "index/reuse", name: "one")) {
+            try t.store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(99), name: "one"), author: "a")
+        }
+    }
+
+    // MARK: Per-version authors in a batch
+
+    @Test func batchRecordsEachVersionsAuthor() throws {
+        let t = try TestStore()
+        let batch = try t.store.batch(author: "importer")
+        let path = try FlowPath("authors/flow")
+        try batch.add(NewVersion(path: path, kind: .flow, definition: Self.flow(1)), author: "ada")
+        try batch.add(NewVersion(path: path, kind: .flow, definition: Self.flow(2)), author: "grace")
+        try batch.add(NewVersion(path: path, kind: .flow, definition: Self.flow(3)))
+        let results = try batch.finish()
+        #expect(results.map(\.version.author) == ["ada", "grace", "importer"])
+        let file = try #require(results.first?.file)
+        #expect(try t.store.fileObject(file).author == "ada")
+        let events = try t.store.audit().filter { $0.event.ref == RefNames.head(file) }.map(\.event.author)
+        #expect(events.sorted() == ["ada", "grace", "importer"].sorted())
+    }
+
+    // MARK: Group commit
+
+    /// Many concurrent commits, several per file, some refused: each caller gets what `commit`
+    /// would give it, version numbers stay dense and unique, and flushes are shared.
+    @Test func concurrentCommitsShareFlushesAndMatchCommitSemantics() async throws {
+        let t = try TestStore()
+        let group = GroupCommit(store: t.store)
+        let paths = try (0..<8).map { try FlowPath("group/flow-\($0)") }
+        // One version named "taken" exists already on flow-0: a second one must be refused.
+        try t.store.commit(NewVersion(path: paths[0], kind: .flow, definition: Self.flow(-1), name: "taken"), author: "seed")
+        let outcomes = await withTaskGroup(of: (Int, Result<CommitResult, StoreError>).self) { tasks in
+            for i in 0..<200 {
+                tasks.addTask {
+                    let name: String? = i == 16 ? "taken" : nil
+                    let new = NewVersion(path: paths[i % 8], kind: .flow, definition: Self.flow(i), name: name, reuse: .anyVersion)
+                    do { return (i, .success(try await group.commit(new, author: "user-\(i % 3)"))) } catch {
+                        return (i, .failure(error))
+                    }
+                }
+            }
+            var all: [(Int, Result<CommitResult, StoreError>)] = []
+            for await outcome in tasks { all.append(outcome) }
+            return all
+        }
+        var committed = 0
+        var refused: [Int: StoreError] = [:]
+        for (i, outcome) in outcomes {
+            switch outcome {
+            case .success(let r):
+                committed += 1
+                #expect(r.created && r.version.author == "user-\(i % 3)")
+                #expect(try t.store.content(r.version.content).definition == Self.flow(i))
+            case .failure(let error):
+                refused[i] = error
+            }
+        }
+        // Only the clashing name (i == 16 goes to flow-0, where "taken" exists) is refused.
+        #expect(refused == [16: .versionNameTaken(path: "group/flow-0", name: "taken")])
+        #expect(committed == 199)
+        for path in paths {
+            let head = try t.store.head(of: path)
+            let numbers = try t.store.history(from: head).map(\.1.number)
+            #expect(numbers == Array((1...25).reversed()), "dense, unique numbers on \(path.rawValue)")
+        }
+        let stats = group.statistics
+        #expect(stats.committed == 200)
+        // 200 commits queued at once while a flush takes milliseconds: they share flushes.
+        #expect(stats.flushes < stats.committed)
+        #expect(try t.store.verify().problems.isEmpty)
+    }
+
+    @Test func refusedVersionFailsAloneAndLeavesNoTrace() async throws {
+        let t = try TestStore()
+        let group = GroupCommit(store: t.store)
+        let path = try FlowPath("group/names")
+        try t.store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(0), name: "v1"), author: "a")
+        let before = try t.objectCount()
+        await #expect(throws: StoreError.versionNameTaken(path: "group/names", name: "v1")) {
+            try await group.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(1), name: "v1"), author: "a")
+        }
+        #expect(try t.objectCount() == before)
+        // An agent at a flow's path: the kind check of `commit`, through the queue.
+        await #expect(throws: StoreError.self) {
+            try await group.commit(
+                NewVersion(path: path, kind: .agent, definition: ["nodes": [], "edges": []]), author: "a")
+        }
+        let ok = try await group.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(1), name: "v2"), author: "a")
+        #expect(ok.version.number == 2 && ok.version.name == "v2")
+        // The same definition again returns the existing version (`reuse: .head`).
+        let same = try await group.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(1)), author: "a")
+        #expect(!same.created && same.versionID == ok.versionID)
+    }
+}
