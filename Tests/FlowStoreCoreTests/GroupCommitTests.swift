@@ -15,6 +15,20 @@ struct GroupCommitTests {
         return d
     }
 
+    /// A valid one-node agent, to hit the kind check rather than validation.
+    static var agent: JSONObject {
+        var node = JSONObject()
+        node["name"] = "answer"
+        node["node_type"] = "VARIABLE"
+        node["configuration"] = .object(JSONObject())
+        node["is_output_node"] = true
+        var d = JSONObject()
+        d["nodes"] = .array([.object(node)])
+        d["edges"] = .array([])
+        d["required_input_variables"] = .object(JSONObject())
+        return d
+    }
+
     // MARK: BoundedCache
 
     @Test func boundedCacheKeepsRecentEntriesAndBoundsMemory() {
@@ -153,7 +167,9 @@ struct GroupCommitTests {
                 tasks.addTask {
                     let name: String? = i == 16 ? "taken" : nil
                     let new = NewVersion(path: paths[i % 8], kind: .flow, definition: Self.flow(i), name: name, reuse: .anyVersion)
-                    do { return (i, .success(try await group.commit(new, author: "user-\(i % 3)"))) } catch {
+                    do throws(StoreError) {
+                        return (i, .success(try await group.commit(new, author: "user-\(i % 3)")))
+                    } catch {
                         return (i, .failure(error))
                     }
                 }
@@ -202,7 +218,7 @@ struct GroupCommitTests {
         // An agent at a flow's path: the kind check of `commit`, through the queue.
         await #expect(throws: StoreError.self) {
             try await group.commit(
-                NewVersion(path: path, kind: .agent, definition: ["nodes": [], "edges": []]), author: "a")
+                NewVersion(path: path, kind: .agent, definition: Self.agent), author: "a")
         }
         let ok = try await group.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(1), name: "v2"), author: "a")
         #expect(ok.version.number == 2 && ok.version.name == "v2")

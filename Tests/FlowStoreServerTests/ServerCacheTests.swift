@@ -29,9 +29,9 @@ struct ServerCacheTests {
             // A new version committed directly (the CLI's `put`): the default is the new head.
             let outside = s.store
             let path = try FlowPath("team/cached")
-            let v2 = try outside.commit(
-                NewVersion(path: path, kind: .flow, definition: ["attributes": ["prompt": ["temperature": 0.2]]], name: "two"),
-                author: "cli")
+            var definition = JSONObject()
+            definition["attributes"] = ["prompt": ["temperature": 0.2]]
+            let v2 = try outside.commit(NewVersion(path: path, kind: .flow, definition: definition, name: "two"), author: "cli")
             let second = try await s.request("GET", "/v5/flows/\(id)")
             #expect(second["version_name"] == "two")
             #expect(second["attributes"]?["prompt"]?["temperature"] == 0.2)
@@ -49,7 +49,7 @@ struct ServerCacheTests {
             #expect(deployed["environments"]?.arrayValue?.first?["name"] == "development")
 
             // A log against it changes version_logs_count.
-            try outside.recordLog(file: v2.file, version: v1, logID: "log-1", data: [:], author: "cli")
+            try outside.recordLog(file: v2.file, version: v1, logID: "log-1", data: JSONObject(), author: "cli")
             #expect(try await s.request("GET", "/v5/flows/\(id)")["version_logs_count"] == 1)
 
             // Moved: same id, new path. Deleted: 404.
