@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
     ],
     targets: [
@@ -33,6 +34,8 @@ let package = Package(
             dependencies: [
                 "FlowStoreCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // ByteBuffer, for response bodies cached already encoded.
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 // ServiceGroup, for stopping an in-process server gracefully (Hummingbird depends on it too).
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -35,7 +35,7 @@ struct Endpoint: Sendable {
                 // done here than the hop to a Dispatch thread and back.
                 response = try Self.dispatch(route.operation, apiRequest, state)
             case .upsertFlow:
-                // Checks and response on a Dispatch thread; the commit waits for a group flush.
+                // Checks and response are small reads done here; the commit waits for a group flush.
                 response = try await HumanloopRoutes(state: state).upsert(apiRequest)
             default:
                 response = try await Blocking.run { () throws(APIError) in
@@ -138,7 +138,7 @@ struct Endpoint: Sendable {
             headers[.contentType] = "application/json"
             return Response(
                 status: .init(code: response.status), headers: headers,
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: encoded)))
+                body: ResponseBody(byteBuffer: encoded))
         }
         guard let body = response.body else {
             headers[.contentLength] = "0"

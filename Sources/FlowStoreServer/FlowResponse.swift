@@ -1,4 +1,5 @@
 import FlowStoreCore
+import NIOCore
 
 /// A flow as the Humanloop routes find it: its current path, its file id and file object.
 struct FlowFile: Sendable {
@@ -98,16 +99,20 @@ extension ServerState {
     }
 
     /// The version deployed to `environment`, if it is visible.
-    func deployed(to environment: String, of flow: FlowFile) throws(APIError) -> VersionEntry? {
-        guard let id = try deployments(of: flow.id)[environment] else { return nil }
+    func deployed(
+        to environment: String, of flow: FlowFile, deployments known: [String: ObjectID]? = nil
+    ) throws(APIError) -> VersionEntry? {
+        let all: [String: ObjectID]
+        if let known { all = known } else { all = try deployments(of: flow.id) }
+        guard let id = all[environment] else { return nil }
         let e = try entry(id)
         return e.metadata.hidden ? nil : e
     }
 
     /// Humanloop's default: the version deployed to the default environment, else the newest
     /// visible version.
-    func defaultVersion(of flow: FlowFile) throws(APIError) -> VersionEntry? {
-        if let deployed = try deployed(to: defaultEnvironment.name, of: flow) { return deployed }
+    func defaultVersion(of flow: FlowFile, deployments: [String: ObjectID]? = nil) throws(APIError) -> VersionEntry? {
+        if let deployed = try deployed(to: defaultEnvironment.name, of: flow, deployments: deployments) { return deployed }
         return try newestVisibleVersion(of: flow.id)
     }
 
@@ -121,8 +126,8 @@ extension ServerState {
         return try visibleVersions(of: file).first
     }
 
-    func requireDefaultVersion(of flow: FlowFile) throws(APIError) -> VersionEntry {
-        guard let v = try defaultVersion(of: flow) else {
+    func requireDefaultVersion(of flow: FlowFile, deployments: [String: ObjectID]? = nil) throws(APIError) -> VersionEntry {
+        guard let v = try defaultVersion(of: flow, deployments: deployments) else {
             throw .notFound("Flow \(PublicIDs.flow(flow.id)) has no versions")
         }
         return v
@@ -155,8 +160,11 @@ extension ServerState {
 
     /// `flowResponse` as a 200 with its body encoded, from `flowResponses` when nothing it is
     /// computed from has changed: what Get Flow and Upsert Flow answer.
-    func encodedFlowResponse(_ flow: FlowFile, _ entry: VersionEntry) throws(APIError) -> APIResponse {
-        let deployments = try self.deployments(of: flow.id)
+    func encodedFlowResponse(
+        _ flow: FlowFile, _ entry: VersionEntry, deployments known: [String: ObjectID]? = nil
+    ) throws(APIError) -> APIResponse {
+        let deployments: [String: ObjectID]
+        if let known { deployments = known } else { deployments = try self.deployments(of: flow.id) }
         let logs = try run { () throws(StoreError) in try store.logCount(file: flow.id, version: entry.id) }
         let key = FlowResponseKey(
             file: flow.id, path: flow.path.rawValue, version: entry.id, metadataEvent: entry.metadataEvent,
@@ -164,8 +172,8 @@ extension ServerState {
         if let cached = flowResponses.value(forKey: key) { return .ok(encoded: cached) }
         let body = try flowResponse(flow, entry, deployments: deployments, logCount: logs)
         // Response values are built from parsed JSON and integers: always encodable.
-        let encoded = (try? CanonicalJSON.encode(body)) ?? Array("null".utf8)
-        flowResponses.set(encoded, forKey: key, cost: encoded.count)
+        let encoded = ByteBuffer(bytes: (try? CanonicalJSON.encode(body)) ?? Array("null".utf8))
+        flowResponses.set(encoded, forKey: key, cost: encoded.readableBytes)
         return .ok(encoded: encoded)
     }
 

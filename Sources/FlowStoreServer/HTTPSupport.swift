@@ -1,5 +1,6 @@
 import FlowStoreCore
 import Foundation
+import NIOCore
 
 /// A request as handlers see it: decoded path parameters and query, the parsed JSON body,
 /// and the authenticated user. Handlers are synchronous functions of this, so they can run
@@ -30,17 +31,18 @@ struct APIRequest: Sendable {
 struct APIResponse: Sendable {
     var status: Int
     var body: JSONValue?
-    /// The body already encoded (a cached rendering); when set, `body` is not encoded again.
-    var encodedBody: [UInt8]?
+    /// The body already encoded (a cached rendering, shared, not copied); when set, `body` is
+    /// not encoded again.
+    var encodedBody: ByteBuffer?
 
-    init(status: Int, body: JSONValue?, encodedBody: [UInt8]? = nil) {
+    init(status: Int, body: JSONValue?, encodedBody: ByteBuffer? = nil) {
         self.status = status
         self.body = body
         self.encodedBody = encodedBody
     }
 
     static func ok(_ body: JSONValue) -> APIResponse { APIResponse(status: 200, body: body) }
-    static func ok(encoded: [UInt8]) -> APIResponse { APIResponse(status: 200, body: nil, encodedBody: encoded) }
+    static func ok(encoded: ByteBuffer) -> APIResponse { APIResponse(status: 200, body: nil, encodedBody: encoded) }
     static func created(_ body: JSONValue) -> APIResponse { APIResponse(status: 201, body: body) }
     /// Humanloop's deletes answer 200 with an empty body.
     static let empty = APIResponse(status: 200, body: nil)
@@ -114,6 +116,10 @@ enum URLDecoding {
 
     /// Percent-decodes; `+` becomes a space only in query strings.
     static func decode(_ text: String, plusIsSpace: Bool = false) -> String? {
+        // Ids and most values have nothing to decode.
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) {
+            return text
+        }
         var bytes: [UInt8] = []
         var utf8 = Array(text.utf8)[...]
         while let b = utf8.popFirst() {

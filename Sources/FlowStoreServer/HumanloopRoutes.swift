@@ -9,12 +9,12 @@ struct HumanloopRoutes {
     /// POST /v5/flows: creates the flow if needed; identical attributes return the existing
     /// version (a Humanloop version *is* its attributes); a duplicate effective version name → 409.
     ///
-    /// The checks and the response run on a Dispatch thread; the commit itself joins the next
-    /// group flush (`GroupCommit`), so concurrent upserts share their fsyncs.
+    /// The checks and the response are a few small reads (refs; objects mostly cached) done on
+    /// the request's own task; the commit joins the next group flush (`GroupCommit`), so
+    /// concurrent upserts share their fsyncs; the rare annotation writes run on a Dispatch thread.
     func upsert(_ request: APIRequest) async throws(APIError) -> APIResponse {
-        let planned = try await Blocking.run { () throws(APIError) in try planUpsert(request) }
+        var new = try planUpsert(request)
         let author = request.user.author
-        var new = planned
         var result: CommitResult
         var nameAsAnnotation: String?
         do {
@@ -23,7 +23,7 @@ struct HumanloopRoutes {
             // Checked again now: a concurrent upsert may have just taken the name (409, nothing
             // written). Otherwise the name is held only by a stored name that was since renamed
             // or hidden, which the effective-name check allows: record it as an annotation.
-            _ = try await Blocking.run { () throws(APIError) in try planUpsert(request) }
+            _ = try planUpsert(request)
             nameAsAnnotation = new.name
             new.name = nil
             do { result = try await state.commits.commit(new, author: author) } catch { throw APIError(error) }
@@ -31,26 +31,27 @@ struct HumanloopRoutes {
             throw APIError(error)
         }
         let committed = result
-        let path = planned.path
-        let annotatedName = nameAsAnnotation
-        return try await Blocking.run { () throws(APIError) in
-            if let nameAsAnnotation = annotatedName {
+        var entry = try state.entry(committed.versionID)
+        let restore = !committed.created && entry.metadata.hidden
+        if let name = nameAsAnnotation {
+            _ = try await Blocking.run { () throws(APIError) in
                 try state.run { () throws(StoreError) in
-                    try store.annotate(committed.versionID, author: author, message: "name version") { $0.name = nameAsAnnotation }
+                    try store.annotate(committed.versionID, author: author, message: "name version") { $0.name = name }
                 }
             }
-            var entry = try state.entry(committed.versionID)
-            if !committed.created, entry.metadata.hidden {
+        }
+        if restore {
+            _ = try await Blocking.run { () throws(APIError) in
                 try state.run { () throws(StoreError) in
                     try store.annotate(committed.versionID, author: author, message: "restore version (upsert)") {
                         $0.hidden = false
                     }
                 }
-                entry = try state.entry(committed.versionID)
             }
-            guard let flow = try state.flow(at: path) else { throw .notFound("Flow \(path.rawValue) not found") }
-            return try state.encodedFlowResponse(flow, entry)
         }
+        if restore || nameAsAnnotation != nil { entry = try state.entry(committed.versionID) }
+        guard let flow = try state.flow(at: new.path) else { throw .notFound("Flow \(new.path.rawValue) not found") }
+        return try state.encodedFlowResponse(flow, entry)
     }
 
     /// Validates an upsert and decides what to commit: the flow's path, its definition, and
@@ -110,19 +111,20 @@ struct HumanloopRoutes {
     /// GET /v5/flows/{id}: `version_id`, else `environment`, else the default version.
     func get(_ request: APIRequest) throws(APIError) -> APIResponse {
         let flow = try state.flow(id: request.parameter("id"))
+        let deployments = try state.deployments(of: flow.id)
         let entry: VersionEntry
         if let versionID = request.query["version_id"] {
             entry = try state.version(publicID: versionID, of: flow)
         } else if let name = request.query["environment"] {
             let env = try state.environment(named: name)
-            guard let deployed = try state.deployed(to: env.name, of: flow) else {
+            guard let deployed = try state.deployed(to: env.name, of: flow, deployments: deployments) else {
                 throw .notFound("No version of flow \(PublicIDs.flow(flow.id)) is deployed to \(env.name)")
             }
             entry = deployed
         } else {
-            entry = try state.requireDefaultVersion(of: flow)
+            entry = try state.requireDefaultVersion(of: flow, deployments: deployments)
         }
-        return try state.encodedFlowResponse(flow, entry)
+        return try state.encodedFlowResponse(flow, entry, deployments: deployments)
     }
 
     /// GET /v5/flows: paged from 1; `name` filters (case-insensitive substring), `user_filter`

@@ -1,5 +1,6 @@
 import FlowStoreCore
 import Logging
+import NIOCore
 
 /// What every handler shares: the store and the configuration. A value type: the store is
 /// itself a `Sendable` struct over the on-disk directory, so handlers on any thread use it
@@ -16,7 +17,7 @@ struct ServerState: Sendable {
     let flowLocations: BoundedCache<String, FlowLocation>
     /// Encoded FlowResponse bodies, keyed by everything they are computed from (see
     /// `FlowResponseKey`): a hit is exactly what rendering again would produce.
-    let flowResponses: BoundedCache<FlowResponseKey, [UInt8]>
+    let flowResponses: BoundedCache<FlowResponseKey, ByteBuffer>
 
     /// `store` gets an object cache: a server reads the same versions over and over, and
     /// objects never change.

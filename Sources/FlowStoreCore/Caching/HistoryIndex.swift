@@ -66,8 +66,9 @@ public struct HistorySummary: Sendable {
 public final class HistoryIndex: Sendable {
     let summaries: BoundedCache<ObjectID, HistorySummary>
 
-    /// `capacity`: versions remembered across all files (about 150 bytes each).
-    public init(capacity: Int = 1_000_000) {
+    /// `capacity`: versions remembered across all files (about 150 bytes each; up to twice
+    /// as many are held while a generation turns over, see `BoundedCache`).
+    public init(capacity: Int = 200_000) {
         summaries = BoundedCache(capacity: capacity)
     }
 }

@@ -12,6 +12,12 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
         self.hex = String(hex)
     }
 
+    /// Accepts exactly 64 lowercase hex bytes (a ref file's contents, without a string first).
+    public init?(hexBytes: some Collection<UInt8>) {
+        guard hexBytes.count == 64, hexBytes.allSatisfy(ObjectID.isLowerHex) else { return nil }
+        self.hex = String(decoding: hexBytes, as: UTF8.self)
+    }
+
     /// The id of an object with these canonical bytes.
     public init(hashing canonicalBytes: [UInt8]) {
         self.hex = SHA256.hex(of: canonicalBytes)

@@ -40,6 +40,33 @@ enum POSIXFile {
 
     /// Writes `bytes` to `path` so that readers see either nothing or the whole file:
     /// a temp file in `tempDirectory` (same file system), fsync, rename, fsync of the directory.
+    /// Reads a file of at most `limit` bytes in one `read` (no `fstat`, no second buffer):
+    /// refs are read on every request. `nil` when it does not exist; longer files are an error.
+    static func readSmall(_ path: String, limit: Int) throws(StoreError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw .io(path: path, message: lastError())
+        }
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: limit + 1)
+        var done = 0
+        while done <= limit {
+            let n = out.withUnsafeMutableBytes { buf in Glibc.read(fd, buf.baseAddress! + done, buf.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EISDIR { throw .io(path: path, message: "is a directory") }
+                throw .io(path: path, message: lastError())
+            }
+            if n == 0 { break }
+            done += n
+            if done < out.count { break }  // a short read of a regular file is its end
+        }
+        guard done <= limit else { throw .io(path: path, message: "longer than \(limit) bytes") }
+        out.removeSubrange(done...)
+        return out
+    }
+
     static func writeAtomically(
         _ bytes: [UInt8], to path: String, tempDirectory: String, sync: Bool = true
     ) throws(StoreError) {

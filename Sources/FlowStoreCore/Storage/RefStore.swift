@@ -14,6 +14,14 @@ public protocol RefStore: Sendable {
     /// Every ref whose name starts with `prefix` (a whole segment prefix such as `files/abc…/`),
     /// sorted by name.
     func list(prefix: String) throws(StoreError) -> [(name: RefName, event: ObjectID)]
+    /// How many refs `list(prefix:)` would return, without reading them if the backend can
+    /// count cheaper (a directory listing, a `COUNT(*)`): a version's log count is asked on
+    /// every read of it, and popular versions have many logs.
+    func count(prefix: String) throws(StoreError) -> Int
+}
+
+extension RefStore {
+    public func count(prefix: String) throws(StoreError) -> Int { try list(prefix: prefix).count }
 }
 
 /// A ref name: `/`-separated segments, each safe to use as a file name.
@@ -89,13 +97,24 @@ public struct FileRefStore: RefStore {
     }
 
     private func readFile(_ path: String, name: String) throws(StoreError) -> ObjectID? {
-        guard let bytes = try POSIXFile.read(path) else { return nil }
-        var text = String(decoding: bytes, as: UTF8.self)
-        if text.hasSuffix("\n") { text.removeLast() }
-        guard let id = ObjectID(hex: text) else {
+        // A ref is 65 bytes; anything longer than the buffer is not a ref either.
+        guard let bytes = try POSIXFile.readSmall(path, limit: 128) else { return nil }
+        var hex = bytes[...]
+        if hex.last == UInt8(ascii: "\n") { hex = hex.dropLast() }
+        guard let id = ObjectID(hexBytes: hex) else {
             throw .io(path: path, message: "ref \(name) does not hold an object id")
         }
         return id
+    }
+
+    /// Counts the ref files a `list(prefix:)` would read, from directory listings alone.
+    public func count(prefix: String) throws(StoreError) -> Int {
+        var n = 0
+        let dirPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
+        try walk(relative: dirPart) { (relative: String) throws(StoreError) in
+            if relative.hasPrefix(prefix), (try? RefName(relative)) != nil { n += 1 }
+        }
+        return n
     }
 
     public func compareAndSwap(_ name: RefName, expected: ObjectID?, new: ObjectID) throws(StoreError) {

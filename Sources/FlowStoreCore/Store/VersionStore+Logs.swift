@@ -94,9 +94,9 @@ extension VersionStore {
         return nil
     }
 
-    /// How many logs a version has: one directory listing.
+    /// How many logs a version has: one directory listing, no log read.
     public func logCount(file: ObjectID, version: ObjectID) throws(StoreError) -> Int {
-        try refs.list(prefix: RefNames.logsPrefix(file, version)).count
+        try refs.count(prefix: RefNames.logsPrefix(file, version))
     }
 
     /// The first log object of a chain (the log as first recorded), following `previous`.
