@@ -28,20 +28,7 @@ struct Endpoint: Sendable {
             let apiRequest = APIRequest(parameters: parameters, query: query, body: body, user: user)
             let route = self.route
             let state = self.state
-            let response: APIResponse
-            switch route.operation {
-            case .getFlow:
-                // A few small reads of refs (objects come from the cache) and no fsync: cheaper
-                // done here than the hop to a Dispatch thread and back.
-                response = try Self.dispatch(route.operation, apiRequest, state)
-            case .upsertFlow:
-                // Checks and response are small reads done here; the commit waits for a group flush.
-                response = try await HumanloopRoutes(state: state).upsert(apiRequest)
-            default:
-                response = try await Blocking.run { () throws(APIError) in
-                    try Self.dispatch(route.operation, apiRequest, state)
-                }
-            }
+            let response = try await Self.dispatch(route.operation, apiRequest, state)
             log(request, status: response.status)
             return Self.render(response)
         } catch {
@@ -103,32 +90,38 @@ struct Endpoint: Sendable {
         }
     }
 
-    static func dispatch(_ operation: Operation, _ request: APIRequest, _ state: ServerState) throws(APIError)
+    /// Runs the operation's handler. Handlers that only read a few refs run right here; those
+    /// that commit versions await the group commit (`GroupCommit`); the rest — scans, fsyncs
+    /// of single ref moves — run on a Dispatch thread (`Blocking`).
+    static func dispatch(_ operation: Operation, _ request: APIRequest, _ state: ServerState) async throws(APIError)
         -> APIResponse
     {
         let hl = HumanloopRoutes(state: state)
         let pl = PromptLayerRoutes(state: state)
+        func blocking(_ work: @escaping @Sendable () throws(APIError) -> APIResponse) async throws(APIError) -> APIResponse {
+            try await Blocking.run(work)
+        }
         switch operation {
-        case .upsertFlow: throw APIError(.internal, "upsert is asynchronous (see respond)")
         case .getFlow: return try hl.get(request)
-        case .listFlows: return try hl.list(request)
-        case .deleteFlow: return try hl.delete(request)
-        case .moveFlow: return try hl.move(request)
-        case .listFlowVersions: return try hl.listVersions(request)
-        case .updateFlowVersion: return try hl.updateVersion(request)
-        case .deleteFlowVersion: return try hl.deleteVersion(request)
-        case .deployFlow: return try hl.deploy(request)
-        case .removeDeployment: return try hl.removeDeployment(request)
-        case .listFlowEnvironments: return try hl.listEnvironments(request)
-        case .updateMonitoring: return try hl.updateMonitoring(request)
-        case .logToFlow: return try hl.log(request)
-        case .updateFlowLog: return try hl.updateLog(request)
-        case .createWorkflow: return try pl.create(request)
-        case .patchWorkflow: return try pl.patch(request)
-        case .getWorkflow, .sdkGetWorkflow: return try pl.get(request)
-        case .listWorkflowVersions: return try pl.listVersions(request)
-        case .setWorkflowLabel: return try pl.setLabel(request)
-        case .deleteWorkflowLabel: return try pl.deleteLabel(request)
+        case .upsertFlow: return try await hl.upsert(request)
+        case .createWorkflow: return try await pl.create(request)
+        case .patchWorkflow: return try await pl.patch(request)
+        case .listFlows: return try await blocking { () throws(APIError) in try hl.list(request) }
+        case .deleteFlow: return try await blocking { () throws(APIError) in try hl.delete(request) }
+        case .moveFlow: return try await blocking { () throws(APIError) in try hl.move(request) }
+        case .listFlowVersions: return try await blocking { () throws(APIError) in try hl.listVersions(request) }
+        case .updateFlowVersion: return try await blocking { () throws(APIError) in try hl.updateVersion(request) }
+        case .deleteFlowVersion: return try await blocking { () throws(APIError) in try hl.deleteVersion(request) }
+        case .deployFlow: return try await blocking { () throws(APIError) in try hl.deploy(request) }
+        case .removeDeployment: return try await blocking { () throws(APIError) in try hl.removeDeployment(request) }
+        case .listFlowEnvironments: return try await blocking { () throws(APIError) in try hl.listEnvironments(request) }
+        case .updateMonitoring: return try await blocking { () throws(APIError) in try hl.updateMonitoring(request) }
+        case .logToFlow: return try await blocking { () throws(APIError) in try hl.log(request) }
+        case .updateFlowLog: return try await blocking { () throws(APIError) in try hl.updateLog(request) }
+        case .getWorkflow, .sdkGetWorkflow: return try await blocking { () throws(APIError) in try pl.get(request) }
+        case .listWorkflowVersions: return try await blocking { () throws(APIError) in try pl.listVersions(request) }
+        case .setWorkflowLabel: return try await blocking { () throws(APIError) in try pl.setLabel(request) }
+        case .deleteWorkflowLabel: return try await blocking { () throws(APIError) in try pl.deleteLabel(request) }
         }
     }
 

@@ -15,7 +15,17 @@ struct PromptLayerRoutes {
 
     /// POST /rest/workflows: a new agent (`name`, auto-generated when absent) or a new version
     /// of an existing one (`workflow_id` or `workflow_name`). Every version is new (no reuse).
-    func create(_ request: APIRequest) throws(APIError) -> APIResponse {
+    func create(_ request: APIRequest) async throws(APIError) -> APIResponse {
+        let planned = try await Blocking.run { () throws(APIError) in try planCreate(request) }
+        let result = try await state.commit(planned.version, author: request.user.author)
+        var response = try createdResponse(path: planned.version.path, result: result, labels: planned.labels, baseVersion: nil)
+        response["message"] = .string(
+            planned.version.createFile ? "Workflow created successfully" : "Workflow version created successfully")
+        return .created(.object(response))
+    }
+
+    /// Validates a create and decides what to commit: a new agent, or a version of one.
+    private func planCreate(_ request: APIRequest) throws(APIError) -> (version: NewVersion, labels: [String]) {
         let object = try request.bodyObject()
         let body = BodyFields(object: object)
         let name = try body.string("name")
@@ -64,17 +74,24 @@ struct PromptLayerRoutes {
         let new = NewVersion(
             path: path, kind: .agent, definition: seed.definition, message: seed.message, metadata: seed.metadata,
             labels: labels, reuse: .never, createFile: isNew)
-        let result = try state.run { () throws(StoreError) in try store.commit(new, author: request.user.author) }
-        var response = try createdResponse(path: path, result: result, labels: seed.labels, baseVersion: nil)
-        response["message"] = .string(isNew ? "Workflow created successfully" : "Workflow version created successfully")
-        return .created(.object(response))
+        return (new, seed.labels)
     }
 
     /// PATCH /rest/workflows/{id_or_name}: a new version from `base_version` (a number; the
     /// latest when absent) where only the given fields (`nodes`, `edges`,
     /// `required_input_variables`, `folder_id`) replace the base's. The new version's parents
     /// are the head and, when different, the base.
-    func patch(_ request: APIRequest) throws(APIError) -> APIResponse {
+    func patch(_ request: APIRequest) async throws(APIError) -> APIResponse {
+        let planned = try await Blocking.run { () throws(APIError) in try planPatch(request) }
+        let result = try await state.commit(planned.version, author: request.user.author)
+        var response = try createdResponse(
+            path: planned.version.path, result: result, labels: planned.labels, baseVersion: planned.baseNumber)
+        response["message"] = "Workflow version created successfully"
+        return .ok(.object(response))
+    }
+
+    /// Validates a patch and builds the new version from its base.
+    private func planPatch(_ request: APIRequest) throws(APIError) -> (version: NewVersion, labels: [String], baseNumber: Int) {
         let agent = try agent(request.parameter("workflow_id_or_name"))
         let object = try request.bodyObject()
         let body = BodyFields(object: object)
@@ -105,10 +122,7 @@ struct PromptLayerRoutes {
         let new = NewVersion(
             path: agent.path, kind: .agent, definition: definition, message: message, metadata: metadata,
             labels: labels, base: baseID, reuse: .never, createFile: false)
-        let result = try state.run { () throws(StoreError) in try store.commit(new, author: request.user.author) }
-        var response = try createdResponse(path: agent.path, result: result, labels: labelNames, baseVersion: base.number)
-        response["message"] = "Workflow version created successfully"
-        return .ok(.object(response))
+        return (new, labelNames, base.number)
     }
 
     /// GET /rest/workflows/{id_or_name} and the SDK's GET /workflows/{id_or_name}: the

@@ -41,6 +41,12 @@ struct ServerState: Sendable {
         return .emptyRing
     }
 
+    /// Commits through the group commit: durable when it returns, fsyncs shared with the
+    /// concurrent commits of other requests.
+    func commit(_ version: NewVersion, author: String) async throws(APIError) -> CommitResult {
+        do { return try await commits.commit(version, author: author) } catch { throw APIError(error) }
+    }
+
     /// Runs a store call, turning its error into the client-facing one.
     @discardableResult
     func run<T>(location: [JSONValue] = ["body"], _ body: () throws(StoreError) -> T) throws(APIError) -> T {
