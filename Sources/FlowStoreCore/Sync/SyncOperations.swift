@@ -234,10 +234,34 @@ extension VersionStore {
         } catch {
             throw .invalidInput("\(report.source) rejected, nothing was written: \(error)")
         }
-        report.bytesCopied = try ObjectTransfer.copy(missing, from: source, to: objects, progress: progress)
+        report.bytesCopied = try storeDurably(missing, from: source, progress: progress)
         report.objectsCopied = missing.count
         for decision in decisions { report.refs.append(try reconciler.apply(decision)) }
         try recordDivergences(report.refs)
+    }
+
+    /// Writes `ids` from `source` into this store, all durable before it returns (and so before
+    /// any ref moves onto them). On disk that is `BatchWriter`'s protocol — temp files, one
+    /// `syncfs` barrier per chunk, renames, a last barrier — instead of two `fsync`s per object,
+    /// so a pull of 100,000 objects is bound by the disk's bandwidth, not its flush latency.
+    /// Nothing enters `objects/` before it is durable; a crash leaves only complete,
+    /// unreferenced objects (`gc` removes them) and temp files.
+    private func storeDurably(
+        _ ids: [ObjectID], from source: any ObjectStore, progress: ((ObjectTransfer.Progress) -> Void)?
+    ) throws(StoreError) -> Int {
+        guard !ids.isEmpty, let files = objects as? FileObjectStore, let fileRefs = refs as? FileRefStore else {
+            return try ObjectTransfer.copy(ids, from: source, to: objects, progress: progress)
+        }
+        let writer = try BatchWriter(objects: files, refs: fileRefs)
+        var bytes = 0
+        for (index, id) in ids.enumerated() {
+            let data = try source.get(id)  // re-hashed on read: what arrives is what was checked
+            try writer.stage(data)
+            bytes += data.count
+            progress?(ObjectTransfer.Progress(phase: .copying, done: index + 1, total: ids.count))
+        }
+        try writer.publishObjects()
+        return bytes
     }
 
     /// For each ref, the events of `events` that no other event of the ref names as `prev` or
