@@ -9,11 +9,11 @@ struct HumanloopRoutes {
     /// POST /v5/flows: creates the flow if needed; identical attributes return the existing
     /// version (a Humanloop version *is* its attributes); a duplicate effective version name → 409.
     ///
-    /// The checks and the response are a few small reads (refs; objects mostly cached) done on
-    /// the request's own task; the commit joins the next group flush (`GroupCommit`), so
-    /// concurrent upserts share their fsyncs; the rare annotation writes run on a Dispatch thread.
+    /// The checks and the response run on a Dispatch thread (freeing the event loops for HTTP
+    /// meanwhile); the commit joins the next group flush (`GroupCommit`), so concurrent upserts
+    /// share their fsyncs.
     func upsert(_ request: APIRequest) async throws(APIError) -> APIResponse {
-        var new = try planUpsert(request)
+        var new = try await Blocking.run { () throws(APIError) in try planUpsert(request) }
         let author = request.user.author
         var result: CommitResult
         var nameAsAnnotation: String?
@@ -23,7 +23,7 @@ struct HumanloopRoutes {
             // Checked again now: a concurrent upsert may have just taken the name (409, nothing
             // written). Otherwise the name is held only by a stored name that was since renamed
             // or hidden, which the effective-name check allows: record it as an annotation.
-            _ = try planUpsert(request)
+            _ = try await Blocking.run { () throws(APIError) in try planUpsert(request) }
             nameAsAnnotation = new.name
             new.name = nil
             do { result = try await state.commits.commit(new, author: author) } catch { throw APIError(error) }
@@ -31,26 +31,33 @@ struct HumanloopRoutes {
             throw APIError(error)
         }
         let committed = result
-        var entry = try state.entry(committed.versionID)
-        let restore = !committed.created && entry.metadata.hidden
+        let path = new.path
+        let name = nameAsAnnotation
+        return try await Blocking.run { () throws(APIError) in
+            try upserted(committed, at: path, nameAsAnnotation: name, author: author)
+        }
+    }
+
+    /// The answer to an upsert once its version is durable: names it by annotation when its
+    /// stored name could not be used, restores it if it was hidden, and renders it.
+    private func upserted(
+        _ committed: CommitResult, at path: FlowPath, nameAsAnnotation: String?, author: String
+    ) throws(APIError) -> APIResponse {
         if let name = nameAsAnnotation {
-            _ = try await Blocking.run { () throws(APIError) in
-                try state.run { () throws(StoreError) in
-                    try store.annotate(committed.versionID, author: author, message: "name version") { $0.name = name }
-                }
+            try state.run { () throws(StoreError) in
+                try store.annotate(committed.versionID, author: author, message: "name version") { $0.name = name }
             }
         }
-        if restore {
-            _ = try await Blocking.run { () throws(APIError) in
-                try state.run { () throws(StoreError) in
-                    try store.annotate(committed.versionID, author: author, message: "restore version (upsert)") {
-                        $0.hidden = false
-                    }
+        var entry = try state.entry(committed.versionID)
+        if !committed.created, entry.metadata.hidden {
+            try state.run { () throws(StoreError) in
+                try store.annotate(committed.versionID, author: author, message: "restore version (upsert)") {
+                    $0.hidden = false
                 }
             }
+            entry = try state.entry(committed.versionID)
         }
-        if restore || nameAsAnnotation != nil { entry = try state.entry(committed.versionID) }
-        guard let flow = try state.flow(at: new.path) else { throw .notFound("Flow \(new.path.rawValue) not found") }
+        guard let flow = try state.flow(at: path) else { throw .notFound("Flow \(path.rawValue) not found") }
         return try state.encodedFlowResponse(flow, entry)
     }
 
@@ -95,9 +102,8 @@ struct HumanloopRoutes {
                 if taken { throw .conflict("Version name \(versionName) already exists in flow \(path.rawValue)") }
             }
         }
-        let new = NewVersion(path: path, kind: .flow, definition: definition, name: versionName, message: description,
-                             reuse: .anyVersion, createFile: true)
-        return new
+        return NewVersion(path: path, kind: .flow, definition: definition, name: versionName, message: description,
+                          reuse: .anyVersion, createFile: true)
     }
 
     /// Whether a visible version of the file is called `name` now: its stored name unless an
