@@ -3,8 +3,15 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <string.h>
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#define FLOWSTORE_HAVE_AVX2_PATH 1
+#include <cpuid.h>
+#include <immintrin.h>
 #endif
 
 int flowstore_syncfs(int fd) {
@@ -122,3 +129,218 @@ size_t flowstore_json_unescaped_prefix(const uint8_t *p, size_t n) {
     }
     return n;
 }
+
+// MARK: - Copying a string's contents (canonical JSON's fast path)
+
+/// Whether `c` is the letter of an escape RFC 8785 writes as it is: \" \\ \b \f \n \r \t.
+static inline int is_kept_escape(uint8_t c) {
+    return c == '"' || c == '\\' || c == 'n' || c == 't' || c == 'r' || c == 'b' || c == 'f';
+}
+
+/// Without AVX2: the SSE2 scan, then one copy.
+size_t flowstore_json_string_copy_portable(const uint8_t *in, size_t n, uint8_t *out, int *flags) {
+    size_t length = string_prefix(in, n, flags, 1);
+    memcpy(out, in, length);
+    return length;
+}
+
+#if defined(FLOWSTORE_HAVE_AVX2_PATH)
+
+/// UTF-8 validation 32 bytes at a time, by the nibble-lookup technique of Keiser and Lemire
+/// ("Validating UTF-8 in less than one instruction per byte", 2021). Every error of a byte
+/// depends only on the byte and the three before it:
+/// - the pair (previous byte, byte) is looked up by three nibbles (previous high, previous low,
+///   current high); each table gives the set of error kinds that nibble allows, and the kinds
+///   all three allow are the pair's errors (below);
+/// - a continuation after a continuation is right only as the third or fourth byte of a
+///   sequence, i.e. when the byte two back is a 3/4-byte lead or the one three back a 4-byte
+///   lead: that expectation (bit 0x80) is XORed with the pair's "two continuations" bit.
+/// Error kinds, one bit each (a = previous byte, b = current byte):
+enum {
+    UTF8_TOO_SHORT = 0x01,   // a lead (C0..FF), b not a continuation
+    UTF8_TOO_LONG = 0x02,    // a ASCII, b a continuation
+    UTF8_OVERLONG_3 = 0x04,  // E0 80..9F
+    UTF8_TOO_LARGE = 0x08,   // F4..FF 90..BF (above U+10FFFF)
+    UTF8_SURROGATE = 0x10,   // ED A0..BF
+    UTF8_OVERLONG_2 = 0x20,  // C0/C1 then a continuation
+    UTF8_OVERLONG_4 = 0x40,  // F0 80..8F, and F5..FF 80..8F (above U+10FFFF)
+    UTF8_TWO_CONTS = 0x80,   // a continuation, b a continuation
+};
+
+/// Per-byte error bits (nonzero where the byte at that position completes an error) of the 32
+/// bytes `v`, given the 32 bytes before them (`previous`; zeros stand for ASCII).
+__attribute__((target("avx2")))
+static inline __m256i utf8_errors_avx2(__m256i v, __m256i previous) {
+    static const uint8_t first_high_table[16] = {
+        UTF8_TOO_LONG, UTF8_TOO_LONG, UTF8_TOO_LONG, UTF8_TOO_LONG,
+        UTF8_TOO_LONG, UTF8_TOO_LONG, UTF8_TOO_LONG, UTF8_TOO_LONG,
+        UTF8_TWO_CONTS, UTF8_TWO_CONTS, UTF8_TWO_CONTS, UTF8_TWO_CONTS,
+        UTF8_TOO_SHORT | UTF8_OVERLONG_2,
+        UTF8_TOO_SHORT,
+        UTF8_TOO_SHORT | UTF8_OVERLONG_3 | UTF8_SURROGATE,
+        UTF8_TOO_SHORT | UTF8_TOO_LARGE | UTF8_OVERLONG_4};
+#define ANY_LOW (UTF8_TOO_SHORT | UTF8_TOO_LONG | UTF8_TWO_CONTS)
+    static const uint8_t first_low_table[16] = {
+        ANY_LOW | UTF8_OVERLONG_3 | UTF8_OVERLONG_2 | UTF8_OVERLONG_4,
+        ANY_LOW | UTF8_OVERLONG_2,
+        ANY_LOW,
+        ANY_LOW,
+        ANY_LOW | UTF8_TOO_LARGE,
+        ANY_LOW | UTF8_TOO_LARGE | UTF8_OVERLONG_4,
+        ANY_LOW | UTF8_TOO_LARGE | UTF8_OVERLONG_4,
+        ANY_LOW | UTF8_TOO_LARGE | UTF8_OVERLONG_4,
+        ANY_LOW | UTF8_TOO_LARGE | UTF8_OVERLONG_4,
+        ANY_LOW | UTF8_TOO_LARGE | UTF8_OVERLONG_4,
+        ANY_LOW | UTF8_TOO_LARGE | UTF8_OVERLONG_4,
+        ANY_LOW | UTF8_TOO_LARGE | UTF8_OVERLONG_4,
+        ANY_LOW | UTF8_TOO_LARGE | UTF8_OVERLONG_4,
+        ANY_LOW | UTF8_TOO_LARGE | UTF8_OVERLONG_4 | UTF8_SURROGATE,
+        ANY_LOW | UTF8_TOO_LARGE | UTF8_OVERLONG_4,
+        ANY_LOW | UTF8_TOO_LARGE | UTF8_OVERLONG_4};
+#undef ANY_LOW
+#define CONT_ANY (UTF8_TOO_LONG | UTF8_OVERLONG_2 | UTF8_TWO_CONTS)
+    static const uint8_t second_high_table[16] = {
+        UTF8_TOO_SHORT, UTF8_TOO_SHORT, UTF8_TOO_SHORT, UTF8_TOO_SHORT,
+        UTF8_TOO_SHORT, UTF8_TOO_SHORT, UTF8_TOO_SHORT, UTF8_TOO_SHORT,
+        CONT_ANY | UTF8_OVERLONG_3 | UTF8_OVERLONG_4,                 // 80..8F
+        CONT_ANY | UTF8_OVERLONG_3 | UTF8_TOO_LARGE,                  // 90..9F
+        CONT_ANY | UTF8_TOO_LARGE | UTF8_SURROGATE,                   // A0..AF
+        CONT_ANY | UTF8_TOO_LARGE | UTF8_SURROGATE,                   // B0..BF
+        UTF8_TOO_SHORT, UTF8_TOO_SHORT, UTF8_TOO_SHORT, UTF8_TOO_SHORT};
+#undef CONT_ANY
+    // The same sixteen entries in both 128-bit lanes, as VPSHUFB looks up within a lane.
+    const __m256i first_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)first_high_table));
+    const __m256i first_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)first_low_table));
+    const __m256i second_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)second_high_table));
+    const __m256i low_nibble = _mm256_set1_epi8(0x0F);
+    // The bytes one, two and three positions back, across the block boundary.
+    __m256i straddle = _mm256_permute2x128_si256(previous, v, 0x21);
+    __m256i prev1 = _mm256_alignr_epi8(v, straddle, 15);
+    __m256i prev2 = _mm256_alignr_epi8(v, straddle, 14);
+    __m256i prev3 = _mm256_alignr_epi8(v, straddle, 13);
+    __m256i pair = _mm256_and_si256(
+        _mm256_and_si256(_mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), low_nibble)),
+                         _mm256_shuffle_epi8(first_low, _mm256_and_si256(prev1, low_nibble))),
+        _mm256_shuffle_epi8(second_high, _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibble)));
+    // Bit 0x80 where a continuation is due: two back is >= E0, or three back is >= F0.
+    __m256i third = _mm256_subs_epu8(prev2, _mm256_set1_epi8((char)(0xE0 - 0x80)));
+    __m256i fourth = _mm256_subs_epu8(prev3, _mm256_set1_epi8((char)(0xF0 - 0x80)));
+    __m256i due = _mm256_and_si256(_mm256_or_si256(third, fourth), _mm256_set1_epi8((char)0x80));
+    return _mm256_xor_si256(pair, due);
+}
+
+/// A mask of the bit positions 0...k (k < 32).
+static inline uint32_t through(unsigned k) { return (uint32_t)((2ull << k) - 1); }
+
+/// `flowstore_json_string_copy` with AVX2: 32 bytes per step, each block stored to `out` as it
+/// is loaded (so the run is read once), the bytes that stop a scan (`"`, `\\`, controls) found
+/// by compare, UTF-8 checked by `utf8_errors_avx2` only for blocks with non-ASCII bytes near
+/// them, and kept escapes stepped over within the block. The last (short) block is scanned from
+/// a copy padded with zeros, which stop the scan like a control byte would.
+__attribute__((target("avx2")))
+size_t flowstore_json_string_copy_avx2(const uint8_t *in, size_t n, uint8_t *out, int *flags) {
+    const __m256i quote = _mm256_set1_epi8('"');
+    const __m256i backslash = _mm256_set1_epi8('\\');
+    const __m256i last_control = _mm256_set1_epi8(0x1F);
+    int found = 0;
+    size_t i = 0;
+    __m256i previous = _mm256_setzero_si256();  // the block before, for sequences that straddle
+    uint32_t previous_non_ascii = 0;
+    uint8_t padded[64];
+    for (;;) {
+        const uint8_t *block;
+        if (i + 32 <= n) {
+            block = in + i;
+        } else {
+            size_t rest = n - i;
+            memcpy(padded, in + i, rest);
+            memset(padded + rest, 0, sizeof padded - rest);
+            memcpy(out + i, in + i, rest);
+            block = padded;
+        }
+        __m256i v = _mm256_loadu_si256((const __m256i *)block);
+        if (block != padded) _mm256_storeu_si256((__m256i *)(out + i), v);
+        __m256i control = _mm256_cmpeq_epi8(_mm256_max_epu8(v, last_control), last_control);
+        uint32_t stops = (uint32_t)_mm256_movemask_epi8(
+            _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)), control));
+        uint32_t non_ascii = (uint32_t)_mm256_movemask_epi8(v);
+        uint32_t invalid = 0;
+        if (non_ascii != 0 || (previous_non_ascii >> 29) != 0) {
+            __m256i errors = utf8_errors_avx2(v, previous);
+            invalid = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(errors, _mm256_setzero_si256()));
+        }
+        while (stops != 0) {
+            unsigned k = (unsigned)__builtin_ctz(stops);
+            if (invalid & through(k)) {
+                *flags = found | FLOWSTORE_STRING_INVALID_UTF8;
+                return i;
+            }
+            if (block[k] != '\\') goto stop;
+            if (k == 31) {
+                // The escape's letter is in the next block: start a block at the backslash.
+                // Everything before it is checked and it is ASCII, so no sequence straddles.
+                i += 31;
+                previous = _mm256_setzero_si256();
+                previous_non_ascii = 0;
+                goto next_block;
+            }
+            if (!is_kept_escape(block[k + 1])) goto stop;
+            found = FLOWSTORE_STRING_ESCAPED;
+            stops &= ~through(k + 1);  // the letter may be '"' or '\\' itself
+            continue;
+        stop:
+            *flags = found;
+            return i + k < n ? i + k : n;
+        }
+        if (invalid != 0) {
+            *flags = found | FLOWSTORE_STRING_INVALID_UTF8;
+            return i;
+        }
+        previous = v;
+        previous_non_ascii = non_ascii;
+        i += 32;
+    next_block:;
+    }
+}
+
+/// Whether this CPU and OS run AVX2 code (CPUID leaf 7 and the OS saving YMM state).
+static int detect_avx2(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & bit_OSXSAVE) || !(c & bit_AVX)) return 0;
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0x6) != 0x6) return 0;  // XMM and YMM state enabled
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & bit_AVX2) != 0;
+}
+
+int flowstore_has_avx2(void) {
+    // -1: not asked yet. Racing first calls store the same answer.
+    static int answer = -1;
+    int known = __atomic_load_n(&answer, __ATOMIC_RELAXED);
+    if (known < 0) {
+        known = detect_avx2();
+        __atomic_store_n(&answer, known, __ATOMIC_RELAXED);
+    }
+    return known;
+}
+
+size_t flowstore_json_string_copy(const uint8_t *in, size_t n, uint8_t *out, int *flags) {
+    if (flowstore_has_avx2()) return flowstore_json_string_copy_avx2(in, n, out, flags);
+    return flowstore_json_string_copy_portable(in, n, out, flags);
+}
+
+#else
+
+int flowstore_has_avx2(void) { return 0; }
+
+size_t flowstore_json_string_copy_avx2(const uint8_t *in, size_t n, uint8_t *out, int *flags) {
+    return flowstore_json_string_copy_portable(in, n, out, flags);
+}
+
+size_t flowstore_json_string_copy(const uint8_t *in, size_t n, uint8_t *out, int *flags) {
+    return flowstore_json_string_copy_portable(in, n, out, flags);
+}
+
+#endif
