@@ -39,7 +39,17 @@ struct FastCanonicalizer {
         var keyStart: Int
         var keyCount: Int
         var keyInArena: Bool
-        /// The member's bytes in the output buffer (`"key":value`, no comma).
+        /// The member's place in the output (`"key":value`, no comma): where it was written in
+        /// the output buffer, which is also its place in the output text (see `segments`).
+        var start: Int
+        var end: Int
+        /// While its object is reordered: its pieces in `pieces`.
+        var firstPiece = 0
+        var endPiece = 0
+    }
+
+    /// A run of bytes of the output buffer: `out[start..<end]`.
+    private struct Segment {
         var start: Int
         var end: Int
     }
@@ -56,7 +66,18 @@ struct FastCanonicalizer {
     /// reference counting on the per-member path.
     private var members = UnsafeStack<Member>()
     private var keyArena = UnsafeStack<UInt8>()
-    private var scratch: [UInt8] = []
+    /// Reordering moves no bytes: the output text is `segments` (runs of the output buffer, in
+    /// output order) followed by `out[flushed..<count]`, and a reorder permutes segments. Each
+    /// byte is written to the buffer once and copied to the result once (`gather`), however
+    /// deep the unsorted objects nest; moving the bytes instead cost two copies per level.
+    /// Either way the text is as long as the buffer's content, so a position in the text is
+    /// the `count` at the time it was written.
+    private var segments = UnsafeStack<Segment>()
+    private var flushed = 0
+    /// Scratch for `reorder`: the segments of the object being reordered, cut at its members.
+    private var pieces = UnsafeStack<Segment>()
+    /// Scratch for `reorder`: member indices in key order.
+    private var order = UnsafeStack<Int>()
 
     /// Canonicalises `input`, or returns nil when the tree path must decide (invalid input).
     static func canonicalize(_ input: UnsafeBufferPointer<UInt8>, maxDepth: Int) -> [UInt8]? {
@@ -66,21 +87,26 @@ struct FastCanonicalizer {
         var capacity = input.count + 64
         while true {
             var outcome: Bail?
+            var reordered: [UInt8]?
             let result = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
                 var scanner = FastCanonicalizer(
                     input: base, end: input.count, out: buffer.baseAddress!, capacity: capacity, maxDepth: maxDepth)
                 do throws(Bail) {
                     try scanner.document()
                     initialized = scanner.count
+                    if scanner.segments.count > 0 { reordered = scanner.gather() }
                 } catch {
                     outcome = error
                     initialized = 0
                 }
                 scanner.members.deallocate()
                 scanner.keyArena.deallocate()
+                scanner.segments.deallocate()
+                scanner.pieces.deallocate()
+                scanner.order.deallocate()
             }
             switch outcome {
-            case nil: return result
+            case nil: return reordered ?? result
             case .invalid: return nil
             case .needSpace: capacity = capacity * 2 + 64
             }
@@ -255,45 +281,132 @@ struct FastCanonicalizer {
         members.count = base
     }
 
-    /// Rewrites the members `members[base...]` (already in the output, separated by commas) in
-    /// key order, and refuses a repeated key.
+    /// Puts the members `members[base...]` (already in the output, separated by commas) in key
+    /// order by permuting the segments that hold them, and refuses a repeated key.
     private mutating func reorder(from base: Int) throws(Bail) {
-        // Keys are compared straight from the output buffer (or the arena); no String is made.
-        let order = (base..<members.count).sorted { a, b in compareKeys(members[a], members[b]) == .orderedAscending }
-        for (a, b) in zip(order, order.dropFirst()) where compareKeys(members[a], members[b]) != .orderedAscending {
-            throw .invalid  // a repeated key
-        }
+        try sortMembers(from: base)
+        flush()
+        // The object's members and commas are the text from the first member's start to the
+        // end: the last segments, the first of them perhaps only in part.
         let regionStart = members[base].start
-        let length = members[members.count - 1].end - regionStart
-        var copy = scratch  // moved out and back, so the closure below may read `members` freely
-        scratch = []
-        if copy.count < length { copy = [UInt8](repeating: 0, count: Swift.max(length, copy.count * 2)) }
-        let output = out
-        let spans = members.base!
-        copy.withUnsafeMutableBufferPointer { copy in
-            let copyBase = copy.baseAddress!
-            copyBase.update(from: output + regionStart, count: length)
-            var at = regionStart
-            for (n, index) in order.enumerated() {
-                if n > 0 {
-                    output[at] = 0x2C
-                    at += 1
-                }
-                let size = spans[index].end - spans[index].start
-                (output + at).update(from: copyBase + (spans[index].start - regionStart), count: size)
-                at += size
-            }
+        var at = count  // the text position where segments[first] begins
+        var first = segments.count
+        while at > regionStart {
+            first -= 1
+            at -= segments[first].end - segments[first].start
         }
-        scratch = copy
+        pieces.count = 0
+        var current = segments[first]  // the segment being cut
+        var next = first + 1  // the one after it
+        if at < regionStart {  // the region starts inside this segment: keep what comes before
+            segments[first] = Segment(start: current.start, end: current.start + (regionStart - at))
+            current.start += regionStart - at
+            first += 1
+        }
+        // Cut the region into pieces at every member's start and end (a comma in between).
+        at = regionStart
+        var comma = Segment(start: 0, end: 0)
+        for index in base..<members.count {
+            let member = members[index]
+            if index > base {  // the comma before this member: one byte
+                if current.start == current.end {
+                    current = segments[next]
+                    next += 1
+                }
+                comma = Segment(start: current.start, end: current.start + 1)
+                current.start += 1
+                at += 1
+            }
+            members[index].firstPiece = pieces.count
+            while at < member.end {
+                if current.start == current.end {
+                    current = segments[next]
+                    next += 1
+                }
+                let take = Swift.min(current.end - current.start, member.end - at)
+                pieces.append(Segment(start: current.start, end: current.start + take))
+                current.start += take
+                at += take
+            }
+            members[index].endPiece = pieces.count
+        }
+        segments.count = first
+        for n in 0..<order.count {
+            let member = members[order[n]]
+            if n > 0 { appendSegment(comma) }
+            for piece in member.firstPiece..<member.endPiece { appendSegment(pieces[piece]) }
+        }
+    }
+
+    /// Fills `order` with the indices of `members[base...]` in key order, and refuses a repeated
+    /// key. Keys are compared straight from the output buffer (or the arena); no String is made.
+    /// Objects are mostly small: insertion sort, without the closures and the array of
+    /// `sorted`, which a large object still gets.
+    private mutating func sortMembers(from base: Int) throws(Bail) {
+        order.count = 0
+        let total = members.count - base
+        if total > 24 {
+            let sorted = (base..<members.count).sorted { a, b in compareKeys(members[a], members[b]) == .orderedAscending }
+            for index in sorted { order.append(index) }
+            for n in 1..<total where compareKeys(members[order[n - 1]], members[order[n]]) != .orderedAscending {
+                throw .invalid  // a repeated key
+            }
+            return
+        }
+        for index in base..<members.count {
+            let member = members[index]
+            var slot = order.count
+            order.append(index)
+            while slot > 0 {
+                let comparison = compareKeys(members[order[slot - 1]], member)
+                if comparison == .orderedAscending { break }
+                if comparison == .orderedSame { throw .invalid }  // a repeated key
+                order[slot] = order[slot - 1]
+                slot -= 1
+            }
+            order[slot] = index
+        }
+    }
+
+    /// Ends the trailing run of the buffer as a segment.
+    private mutating func flush() {
+        if flushed < count { appendSegment(Segment(start: flushed, end: count)) }
+        flushed = count
+    }
+
+    /// Appends a segment, merged into the last one when it continues it in the buffer.
+    @inline(__always)
+    private mutating func appendSegment(_ segment: Segment) {
+        if segments.count > 0, segments[segments.count - 1].end == segment.start {
+            segments[segments.count - 1].end = segment.end
+        } else {
+            segments.append(segment)
+        }
+    }
+
+    /// The output text, when objects were reordered: the segments' bytes, in order.
+    private mutating func gather() -> [UInt8] {
+        flush()
+        let output = UnsafePointer(out)
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            guard let target = buffer.baseAddress else { return }
+            var at = 0
+            for index in 0..<segments.count {
+                let segment = segments[index]
+                (target + at).initialize(from: output + segment.start, count: segment.end - segment.start)
+                at += segment.end - segment.start
+            }
+            initialized = at
+        }
     }
 
     private func compareKeys(_ a: Member, _ b: Member) -> ComparisonOrder {
-        keyBytes(a) { x in keyBytes(b) { y in KeyOrder.compare(x, y) } }
+        KeyOrder.compare(keyBytes(a), keyBytes(b))
     }
 
     @inline(__always)
-    private func keyBytes<R>(_ m: Member, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        body(UnsafeBufferPointer(start: (m.keyInArena ? keyArena.base! : out) + m.keyStart, count: m.keyCount))
+    private func keyBytes(_ m: Member) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: (m.keyInArena ? keyArena.base.unsafelyUnwrapped : out) + m.keyStart, count: m.keyCount)
     }
 
     /// Decodes a key we have just written in canonical form (`\"`, `\\`, `\b\f\n\r\t`,
