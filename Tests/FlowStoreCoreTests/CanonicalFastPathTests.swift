@@ -135,6 +135,46 @@ struct CanonicalFastPathTests {
         #expect(try CanonicalJSON.canonicalize(Array("1E5".utf8)) == Array("100000".utf8))
     }
 
+    /// Reordering permutes runs of the output: objects unsorted at several levels at once, with
+    /// long values and escaped keys, objects past the insertion-sort size, and repeated keys
+    /// found only after sorting.
+    @Test func nestedReorders() {
+        var random = JCSTestRandom(seed: 0x5E6_0003)
+        func object(_ depth: Int, members: Int) -> String {
+            var keys = (0..<members).map { "k\($0)" + (random.bool() ? "\\u00e9" : "é") }
+            random.shuffle(&keys)
+            let body = keys.map { key in
+                let value = depth == 0 || random.int(in: 0...2) == 0
+                    ? "\"" + String(repeating: random.pick(["ab", "中", "\\n", "x\\\"y"]), count: random.int(in: 0...40)) + "\""
+                    : object(depth - 1, members: random.int(in: 1...5))
+                return "\"\(key)\" : \(value)"
+            }
+            return "{\n  " + body.joined(separator: ",\n  ") + "\n}"
+        }
+        for round in 0..<300 {
+            let text = object(4, members: round % 3 == 0 ? random.int(in: 20...40) : random.int(in: 2...6))
+            Self.expectSame(Array(text.utf8), "round \(round)")
+            #expect(Self.fast(Array(text.utf8)) != nil)
+        }
+        let many = (0..<30).map { "\"m\($0)\":\($0)" }
+        Self.expectSame(Array(("{" + many.reversed().joined(separator: ",") + "}").utf8))
+        #expect(Self.fast(Array(("{" + (many + ["\"m7\":0"]).reversed().joined(separator: ",") + "}").utf8)) == nil)
+        #expect(Self.fast(Array(#"{"b":{"y":1,"x":2},"a":[{"d":1,"c":{"f":1,"e":2}}],"b":0}"#.utf8)) == nil)
+    }
+
+    /// Indentation of every width, next to the buffer's end too.
+    @Test func whitespaceRuns() {
+        for before in 0..<20 {
+            for after in 0..<20 {
+                let pad = String(repeating: " ", count: before)
+                let tail = String(repeating: " ", count: after)
+                Self.expectSame(Array("\(pad)[1,\n\(pad)\"a\" ,\t\(tail){ \"b\"\(tail): 2\(pad)}\(tail)]\(tail)".utf8))
+                Self.expectSame(Array("\(pad)[1,\n\(pad)2\(tail)x]".utf8))
+                Self.expectSame(Array("\(pad)7\r\n\(tail)".utf8))
+            }
+        }
+    }
+
     @Test func nestingLimit() {
         let atLimit = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
         let tooDeep = String(repeating: "[", count: 513) + String(repeating: "]", count: 513)

@@ -132,8 +132,9 @@ struct FastCanonicalizer {
         if pos != end { throw .invalid }
     }
 
-    /// Skips JSON white space; pretty-printed input has long runs of indentation, taken eight
-    /// spaces at a time.
+    /// Skips JSON white space. Pretty-printed input is mostly a newline and a run of
+    /// indentation: a run of spaces is measured eight bytes per load (the first byte that is not
+    /// a space is the lowest nonzero byte of the word XOR eight spaces).
     @inline(__always)
     private mutating func skipWhitespace() {
         var p = pos
@@ -141,7 +142,13 @@ struct FastCanonicalizer {
             switch input[p] {
             case 0x20:
                 p &+= 1
-                while p &+ 8 <= end, UnsafeRawPointer(input + p).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020 {
+                // Near the end this loop does not run, and spaces go one per turn of the outer one.
+                while p &+ 8 <= end {
+                    let others = UnsafeRawPointer(input + p).loadUnaligned(as: UInt64.self) ^ 0x2020_2020_2020_2020
+                    if others != 0 {
+                        p &+= others.trailingZeroBitCount &>> 3
+                        break
+                    }
                     p &+= 8
                 }
             case 0x0A, 0x09, 0x0D: p &+= 1
