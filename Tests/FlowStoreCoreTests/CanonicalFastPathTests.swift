@@ -13,6 +13,11 @@ struct CanonicalFastPathTests {
         bytes.withUnsafeBufferPointer { FastCanonicalizer.canonicalize($0, maxDepth: JSONParser.defaultMaxDepth) }
     }
 
+    /// The fast path with every reorder done by permuting segments (none by moving bytes).
+    static func fastBySegments(_ bytes: [UInt8]) -> [UInt8]? {
+        bytes.withUnsafeBufferPointer { FastCanonicalizer.canonicalize($0, maxDepth: JSONParser.defaultMaxDepth, inPlaceLimit: 0) }
+    }
+
     static func tree(_ bytes: [UInt8]) -> [UInt8]? {
         try? CanonicalJSON.canonicalizeViaTree(bytes)
     }
@@ -22,6 +27,7 @@ struct CanonicalFastPathTests {
         let f = fast(bytes)
         let t = tree(bytes)
         #expect(f == t, "\(comment()) input: \(String(decoding: bytes.prefix(300), as: UTF8.self))", sourceLocation: sourceLocation)
+        #expect(fastBySegments(bytes) == f, "\(comment())", sourceLocation: sourceLocation)
     }
 
     @Test func everyVector() throws {
@@ -57,6 +63,7 @@ struct CanonicalFastPathTests {
             #expect(Self.fast(canonical) == canonical)
             let messy = Array(random.messyText(value).utf8)
             #expect(Self.fast(messy) == canonical, "\(String(decoding: messy, as: UTF8.self))")
+            #expect(Self.fastBySegments(messy) == canonical, "\(String(decoding: messy, as: UTF8.self))")
             #expect(Self.fast(Array(value.prettyPrinted().utf8)) == canonical)
         }
     }

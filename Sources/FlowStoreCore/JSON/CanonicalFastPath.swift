@@ -61,6 +61,10 @@ struct FastCanonicalizer {
     private let capacity: Int
     private var count = 0
     private let maxDepth: Int
+    /// Objects up to this size (in output bytes) whose text is still one run of the buffer are
+    /// reordered by moving their bytes: cheaper than segments for them, and it keeps the segment
+    /// list short for the large objects around them (whose reorders walk it).
+    private let inPlaceLimit: Int
     /// The members of every open object, innermost last; and the unescaped bytes of their keys
     /// that had escapes. Manually managed (freed by `canonicalize`): no uniqueness checks or
     /// reference counting on the per-member path.
@@ -78,9 +82,12 @@ struct FastCanonicalizer {
     private var pieces = UnsafeStack<Segment>()
     /// Scratch for `reorder`: member indices in key order.
     private var order = UnsafeStack<Int>()
+    /// Scratch for `reorderInPlace`: a copy of the object's members.
+    private var moveScratch = UnsafeStack<UInt8>()
 
     /// Canonicalises `input`, or returns nil when the tree path must decide (invalid input).
-    static func canonicalize(_ input: UnsafeBufferPointer<UInt8>, maxDepth: Int) -> [UInt8]? {
+    /// `inPlaceLimit` is for tests, which set it to 0 to send every reorder through segments.
+    static func canonicalize(_ input: UnsafeBufferPointer<UInt8>, maxDepth: Int, inPlaceLimit: Int = 4096) -> [UInt8]? {
         guard let base = input.baseAddress, input.count > 0 else { return nil }
         // Canonical text is shorter than its input except where numbers grow (`1E5` → `100000`):
         // start with some room and retry with more in that rare case.
@@ -90,7 +97,8 @@ struct FastCanonicalizer {
             var reordered: [UInt8]?
             let result = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
                 var scanner = FastCanonicalizer(
-                    input: base, end: input.count, out: buffer.baseAddress!, capacity: capacity, maxDepth: maxDepth)
+                    input: base, end: input.count, out: buffer.baseAddress!, capacity: capacity, maxDepth: maxDepth,
+                    inPlaceLimit: inPlaceLimit)
                 do throws(Bail) {
                     try scanner.document()
                     initialized = scanner.count
@@ -104,6 +112,7 @@ struct FastCanonicalizer {
                 scanner.segments.deallocate()
                 scanner.pieces.deallocate()
                 scanner.order.deallocate()
+                scanner.moveScratch.deallocate()
             }
             switch outcome {
             case nil: return reordered ?? result
@@ -114,8 +123,10 @@ struct FastCanonicalizer {
     }
 
     private init(
-        input: UnsafePointer<UInt8>, end: Int, out: UnsafeMutablePointer<UInt8>, capacity: Int, maxDepth: Int
+        input: UnsafePointer<UInt8>, end: Int, out: UnsafeMutablePointer<UInt8>, capacity: Int, maxDepth: Int,
+        inPlaceLimit: Int
     ) {
+        self.inPlaceLimit = inPlaceLimit
         self.input = input
         self.end = end
         self.out = out
@@ -292,10 +303,14 @@ struct FastCanonicalizer {
     /// order by permuting the segments that hold them, and refuses a repeated key.
     private mutating func reorder(from base: Int) throws(Bail) {
         try sortMembers(from: base)
+        let regionStart = members[base].start
+        if flushed <= regionStart, count - regionStart <= inPlaceLimit {
+            reorderInPlace(from: base)
+            return
+        }
         flush()
         // The object's members and commas are the text from the first member's start to the
         // end: the last segments, the first of them perhaps only in part.
-        let regionStart = members[base].start
         var at = count  // the text position where segments[first] begins
         var first = segments.count
         while at > regionStart {
@@ -327,6 +342,22 @@ struct FastCanonicalizer {
             members[index].firstPiece = pieces.count
             while at < member.end {
                 if current.start == current.end {
+                    // Segments that lie wholly inside the member (a nested reorder's) go over in
+                    // one copy.
+                    var through = next
+                    var reach = at
+                    while through < segments.count {
+                        let length = segments[through].end - segments[through].start
+                        if reach + length > member.end { break }
+                        reach += length
+                        through += 1
+                    }
+                    if through > next {
+                        pieces.append(contentsOf: segments.base.unsafelyUnwrapped + next, count: through - next)
+                        at = reach
+                        next = through
+                        continue
+                    }
                     current = segments[next]
                     next += 1
                 }
@@ -341,7 +372,10 @@ struct FastCanonicalizer {
         for n in 0..<order.count {
             let member = members[order[n]]
             if n > 0 { appendSegment(comma) }
-            for piece in member.firstPiece..<member.endPiece { appendSegment(pieces[piece]) }
+            guard member.endPiece > member.firstPiece else { continue }
+            appendSegment(pieces[member.firstPiece])
+            let rest = member.endPiece - member.firstPiece - 1
+            if rest > 0 { segments.append(contentsOf: pieces.base.unsafelyUnwrapped + member.firstPiece + 1, count: rest) }
         }
     }
 
@@ -372,6 +406,27 @@ struct FastCanonicalizer {
                 slot -= 1
             }
             order[slot] = index
+        }
+    }
+
+    /// Rewrites the members `members[base...]`, which are the last `count - members[base].start`
+    /// bytes of the buffer, in the order `sortMembers` found, through a scratch copy.
+    private mutating func reorderInPlace(from base: Int) {
+        let regionStart = members[base].start
+        let length = count - regionStart
+        moveScratch.count = 0
+        moveScratch.append(contentsOf: out + regionStart, count: length)
+        let copy = moveScratch.base.unsafelyUnwrapped
+        var at = regionStart
+        for n in 0..<order.count {
+            let member = members[order[n]]
+            if n > 0 {
+                out[at] = 0x2C
+                at += 1
+            }
+            let size = member.end - member.start
+            (out + at).update(from: copy + (member.start - regionStart), count: size)
+            at += size
         }
     }
 
@@ -685,6 +740,13 @@ struct UnsafeStack<Element: BitwiseCopyable> {
     subscript(index: Int) -> Element {
         get { base.unsafelyUnwrapped[index] }
         nonmutating set { base.unsafelyUnwrapped[index] = newValue }
+    }
+
+    /// Appends `count` elements from `source`, which must not be in this stack's own storage.
+    mutating func append(contentsOf source: UnsafePointer<Element>, count added: Int) {
+        while count + added > capacity { grow() }
+        (base.unsafelyUnwrapped + count).update(from: source, count: added)
+        count &+= added
     }
 
     private mutating func grow() {
