@@ -132,11 +132,6 @@ size_t flowstore_json_unescaped_prefix(const uint8_t *p, size_t n) {
 
 // MARK: - Copying a string's contents (canonical JSON's fast path)
 
-/// Whether `c` is the letter of an escape RFC 8785 writes as it is: \" \\ \b \f \n \r \t.
-static inline int is_kept_escape(uint8_t c) {
-    return c == '"' || c == '\\' || c == 'n' || c == 't' || c == 'r' || c == 'b' || c == 'f';
-}
-
 /// Without AVX2: the SSE2 scan, then one copy.
 size_t flowstore_json_string_copy_portable(const uint8_t *in, size_t n, uint8_t *out, int *flags) {
     size_t length = string_prefix(in, n, flags, 1);
@@ -232,22 +227,53 @@ static inline __m256i utf8_errors_avx2(__m256i v, __m256i previous) {
 /// A mask of the bit positions 0...k (k < 32).
 static inline uint32_t through(unsigned k) { return (uint32_t)((2ull << k) - 1); }
 
+/// The positions of a 32-byte block that are escaped (follow a backslash that is not itself
+/// escaped), from the block's backslash positions; `*carry` is 1 when the first position is
+/// escaped by a backslash ending the block before, and is set for the next block.
+///
+/// In a run of backslashes every other one escapes the next byte, starting with the run's
+/// first: the escaped positions are those of the other parity than the run's start, among the
+/// run and the byte just after it. Adding a run's first bit to the run carries past its end,
+/// so `runs ^ (runs + starts)` is each run plus the byte after it; runs starting on even and
+/// on odd positions are done apart, each then masked with the other parity. 64-bit arithmetic
+/// keeps the byte after a run that ends the block as the next block's carry.
+static inline uint32_t escaped_positions(uint32_t backslashes, uint64_t *carry) {
+    const uint64_t even = 0x5555555555555555ull, odd = ~even;
+    uint64_t runs = (uint64_t)backslashes & ~*carry;  // an escaped backslash escapes nothing
+    uint64_t starts = runs & ~(runs << 1);
+    uint64_t even_runs = runs ^ (runs + (starts & even));
+    uint64_t odd_runs = runs ^ (runs + (starts & odd));
+    uint64_t escaped = (even_runs & odd) | (odd_runs & even) | *carry;
+    *carry = (escaped >> 32) & 1;
+    return (uint32_t)escaped;
+}
+
 /// `flowstore_json_string_copy` with AVX2: 32 bytes per step, each block stored to `out` as it
-/// is loaded (so the run is read once), the bytes that stop a scan (`"`, `\\`, controls) found
-/// by compare, UTF-8 checked by `utf8_errors_avx2` only for blocks with non-ASCII bytes near
-/// them, and kept escapes stepped over within the block. The last (short) block is scanned from
-/// a copy padded with zeros, which stop the scan like a control byte would.
+/// is loaded (so the run is read once). Per block, with compares and bit masks and without a
+/// branch per escape: the escaped positions (`escaped_positions`), which of them hold a letter
+/// RFC 8785 keeps (\" \\ \b \f \n \r \t), and the first position that stops the scan: a quote
+/// not escaped, a control byte, or the backslash of any other escape. UTF-8 is checked by
+/// `utf8_errors_avx2` for blocks with non-ASCII bytes near them, up to the stop. The last
+/// (short) block is scanned from a copy padded with zeros, which stop the scan as controls do.
 __attribute__((target("avx2")))
 size_t flowstore_json_string_copy_avx2(const uint8_t *in, size_t n, uint8_t *out, int *flags) {
     const __m256i quote = _mm256_set1_epi8('"');
     const __m256i backslash = _mm256_set1_epi8('\\');
     const __m256i last_control = _mm256_set1_epi8(0x1F);
+    const __m256i low_nibble = _mm256_set1_epi8(0x0F);
+    // Kept escape letters " \ b f n r t, as (high nibble, low nibble): a byte is one when the
+    // bit of its high nibble (2→1, 5→2, 6→4, 7→8) is in the set its low nibble allows.
+    static const uint8_t letter_low_table[16] = {0, 0, 1 | 4 | 8, 0, 8, 0, 4, 0, 0, 0, 0, 0, 2, 0, 4, 0};
+    static const uint8_t letter_high_table[16] = {0, 0, 1, 0, 0, 2, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0};
+    const __m256i letter_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)letter_low_table));
+    const __m256i letter_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)letter_high_table));
     int found = 0;
     size_t i = 0;
     __m256i previous = _mm256_setzero_si256();  // the block before, for sequences that straddle
     uint32_t previous_non_ascii = 0;
-    uint8_t padded[64];
-    for (;;) {
+    uint64_t carry = 0;  // the block's first byte is escaped
+    uint8_t padded[32];
+    for (;; i += 32) {
         const uint8_t *block;
         if (i + 32 <= n) {
             block = in + i;
@@ -261,34 +287,40 @@ size_t flowstore_json_string_copy_avx2(const uint8_t *in, size_t n, uint8_t *out
         __m256i v = _mm256_loadu_si256((const __m256i *)block);
         if (block != padded) _mm256_storeu_si256((__m256i *)(out + i), v);
         __m256i control = _mm256_cmpeq_epi8(_mm256_max_epu8(v, last_control), last_control);
-        uint32_t stops = (uint32_t)_mm256_movemask_epi8(
-            _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)), control));
+        uint32_t controls = (uint32_t)_mm256_movemask_epi8(control);
+        uint32_t quotes = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, quote));
+        uint32_t backslashes = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, backslash));
+        uint32_t stops = controls;
+        uint32_t escaped = 0;
+        if ((backslashes | (uint32_t)carry) != 0) {
+            escaped = escaped_positions(backslashes, &carry);
+            __m256i kind = _mm256_and_si256(
+                _mm256_shuffle_epi8(letter_low, _mm256_and_si256(v, low_nibble)),
+                _mm256_shuffle_epi8(letter_high, _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibble)));
+            uint32_t kept = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(kind, _mm256_setzero_si256()));
+            uint32_t other = escaped & ~kept;  // the letter of an escape canonical form rewrites
+            if (other & 1) {
+                // Its backslash ended the block before (checked and stored already).
+                *flags = found;
+                return i - 1;
+            }
+            stops |= other >> 1;
+            quotes &= ~escaped;
+        }
+        stops |= quotes;
         uint32_t non_ascii = (uint32_t)_mm256_movemask_epi8(v);
         uint32_t invalid = 0;
         if (non_ascii != 0 || (previous_non_ascii >> 29) != 0) {
             __m256i errors = utf8_errors_avx2(v, previous);
             invalid = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(errors, _mm256_setzero_si256()));
         }
-        while (stops != 0) {
+        if (stops != 0) {
             unsigned k = (unsigned)__builtin_ctz(stops);
             if (invalid & through(k)) {
                 *flags = found | FLOWSTORE_STRING_INVALID_UTF8;
                 return i;
             }
-            if (block[k] != '\\') goto stop;
-            if (k == 31) {
-                // The escape's letter is in the next block: start a block at the backslash.
-                // Everything before it is checked and it is ASCII, so no sequence straddles.
-                i += 31;
-                previous = _mm256_setzero_si256();
-                previous_non_ascii = 0;
-                goto next_block;
-            }
-            if (!is_kept_escape(block[k + 1])) goto stop;
-            found = FLOWSTORE_STRING_ESCAPED;
-            stops &= ~through(k + 1);  // the letter may be '"' or '\\' itself
-            continue;
-        stop:
+            if (escaped & (through(k) >> 1)) found = FLOWSTORE_STRING_ESCAPED;  // escapes before k
             *flags = found;
             return i + k < n ? i + k : n;
         }
@@ -296,10 +328,9 @@ size_t flowstore_json_string_copy_avx2(const uint8_t *in, size_t n, uint8_t *out
             *flags = found | FLOWSTORE_STRING_INVALID_UTF8;
             return i;
         }
+        if (escaped != 0) found = FLOWSTORE_STRING_ESCAPED;
         previous = v;
         previous_non_ascii = non_ascii;
-        i += 32;
-    next_block:;
     }
 }
 

@@ -50,6 +50,9 @@ struct StringScanTests {
         0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF,
     ]
 
+    /// Runs of backslashes of every length, against every kind of letter after them.
+    static let backslashHeavy: [UInt8] = [0x5C, 0x5C, 0x5C, 0x22, 0x6E, 0x75, 0x2F, 0x61, 0xC3, 0xA9, 0x0A]
+
     /// Well-formed pieces of string content, escapes included.
     static let pieces: [[UInt8]] = ["x", "é", "中", "😀", "\u{10FFFF}", "\u{FFFD}", "\\n", "\\\"", "\\\\", "\\t", "\\u00e9",
                                     "\\/", " ", "\\b", "\\f", "\\r"].map { Array($0.utf8) }
@@ -59,10 +62,11 @@ struct StringScanTests {
         for round in 0..<60_000 {
             let count = random.int(in: 0...140)
             var bytes: [UInt8] = []
-            switch round % 4 {
+            switch round % 5 {
             case 0: bytes = (0..<count).map { _ in random.pick(Self.interesting) }
             case 1: bytes = (0..<count).map { _ in random.int(in: 0...9) < 9 ? UInt8(random.int(in: 0x61...0x7A)) : random.pick(Self.interesting) }
             case 2: bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            case 3: bytes = (0..<count).map { _ in random.pick(Self.backslashHeavy) }
             default:
                 while bytes.count < count { bytes += random.pick(Self.pieces) }
                 if random.bool(), !bytes.isEmpty { bytes[random.int(in: 0...bytes.count - 1)] = random.pick(Self.interesting) }
