@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__SSE2__)
@@ -130,6 +131,26 @@ size_t flowstore_json_unescaped_prefix(const uint8_t *p, size_t n) {
     return n;
 }
 
+// MARK: - Scratch memory
+
+/// Larger requests are not cached: a thread keeps at most this much.
+#define THREAD_SCRATCH_LIMIT ((size_t)8 << 20)
+
+static _Thread_local uint8_t *thread_scratch;
+static _Thread_local size_t thread_scratch_size;
+
+uint8_t *flowstore_thread_scratch(size_t size) {
+    if (size > THREAD_SCRATCH_LIMIT) return NULL;
+    if (size > thread_scratch_size) {
+        // Grown in 64 KB steps, to the size asked: the documents a thread sees set its size.
+        size_t rounded = (size + 0xFFFF) & ~(size_t)0xFFFF;
+        free(thread_scratch);
+        thread_scratch = malloc(rounded);
+        thread_scratch_size = thread_scratch ? rounded : 0;
+    }
+    return thread_scratch;
+}
+
 // MARK: - Copying a string's contents (canonical JSON's fast path)
 
 /// Without AVX2: the SSE2 scan, then one copy.
@@ -248,90 +269,106 @@ static inline uint32_t escaped_positions(uint32_t backslashes, uint64_t *carry) 
     return (uint32_t)escaped;
 }
 
-/// `flowstore_json_string_copy` with AVX2: 32 bytes per step, each block stored to `out` as it
-/// is loaded (so the run is read once). Per block, with compares and bit masks and without a
-/// branch per escape: the escaped positions (`escaped_positions`), which of them hold a letter
-/// RFC 8785 keeps (\" \\ \b \f \n \r \t), and the first position that stops the scan: a quote
-/// not escaped, a control byte, or the backslash of any other escape. UTF-8 is checked by
-/// `utf8_errors_avx2` for blocks with non-ASCII bytes near them, up to the stop. The last
-/// (short) block is scanned from a copy padded with zeros, which stop the scan as controls do.
-__attribute__((target("avx2")))
-size_t flowstore_json_string_copy_avx2(const uint8_t *in, size_t n, uint8_t *out, int *flags) {
-    const __m256i quote = _mm256_set1_epi8('"');
-    const __m256i backslash = _mm256_set1_epi8('\\');
-    const __m256i last_control = _mm256_set1_epi8(0x1F);
+/// What the AVX2 scan carries from one block to the next.
+struct scan_state {
+    __m256i previous;  // the block before, for UTF-8 sequences that straddle
+    uint64_t carry;    // the block's first byte is escaped
+    int found;         // FLOWSTORE_STRING_ESCAPED once an escape was seen
+};
+
+/// `scan_block` results besides a stop position within the block.
+enum { SCAN_CONTINUE = -1, SCAN_STOP_BEFORE = -2, SCAN_INVALID = -3 };
+
+/// One block of `flowstore_json_string_copy_avx2`. With compares and bit masks and no branch
+/// per escape: the escaped positions (`escaped_positions`), which of them hold a letter RFC 8785
+/// keeps (\" \\ \b \f \n \r \t), and the first position that stops the scan: a quote not
+/// escaped, a control byte, or the backslash of any other escape. UTF-8 is checked by
+/// `utf8_errors_avx2`, up to the stop. Returns the
+/// stop's position in the block, SCAN_CONTINUE, SCAN_STOP_BEFORE (at the backslash that ended
+/// the block before) or SCAN_INVALID.
+__attribute__((target("avx2"), always_inline))
+static inline int scan_block(__m256i v, struct scan_state *state) {
     const __m256i low_nibble = _mm256_set1_epi8(0x0F);
+    const __m256i last_control = _mm256_set1_epi8(0x1F);
     // Kept escape letters " \ b f n r t, as (high nibble, low nibble): a byte is one when the
     // bit of its high nibble (2→1, 5→2, 6→4, 7→8) is in the set its low nibble allows.
     static const uint8_t letter_low_table[16] = {0, 0, 1 | 4 | 8, 0, 8, 0, 4, 0, 0, 0, 0, 0, 2, 0, 4, 0};
     static const uint8_t letter_high_table[16] = {0, 0, 1, 0, 0, 2, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0};
-    const __m256i letter_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)letter_low_table));
-    const __m256i letter_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)letter_high_table));
-    int found = 0;
-    size_t i = 0;
-    __m256i previous = _mm256_setzero_si256();  // the block before, for sequences that straddle
-    uint32_t previous_non_ascii = 0;
-    uint64_t carry = 0;  // the block's first byte is escaped
-    uint8_t padded[32];
-    for (;; i += 32) {
-        const uint8_t *block;
-        if (i + 32 <= n) {
-            block = in + i;
-        } else {
-            size_t rest = n - i;
-            memcpy(padded, in + i, rest);
-            memset(padded + rest, 0, sizeof padded - rest);
-            memcpy(out + i, in + i, rest);
-            block = padded;
-        }
-        __m256i v = _mm256_loadu_si256((const __m256i *)block);
-        if (block != padded) _mm256_storeu_si256((__m256i *)(out + i), v);
-        __m256i control = _mm256_cmpeq_epi8(_mm256_max_epu8(v, last_control), last_control);
-        uint32_t controls = (uint32_t)_mm256_movemask_epi8(control);
-        uint32_t quotes = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, quote));
-        uint32_t backslashes = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, backslash));
-        uint32_t stops = controls;
-        uint32_t escaped = 0;
-        if ((backslashes | (uint32_t)carry) != 0) {
-            escaped = escaped_positions(backslashes, &carry);
-            __m256i kind = _mm256_and_si256(
-                _mm256_shuffle_epi8(letter_low, _mm256_and_si256(v, low_nibble)),
-                _mm256_shuffle_epi8(letter_high, _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibble)));
-            uint32_t kept = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(kind, _mm256_setzero_si256()));
-            uint32_t other = escaped & ~kept;  // the letter of an escape canonical form rewrites
-            if (other & 1) {
-                // Its backslash ended the block before (checked and stored already).
-                *flags = found;
-                return i - 1;
-            }
-            stops |= other >> 1;
-            quotes &= ~escaped;
-        }
-        stops |= quotes;
-        uint32_t non_ascii = (uint32_t)_mm256_movemask_epi8(v);
-        uint32_t invalid = 0;
-        if (non_ascii != 0 || (previous_non_ascii >> 29) != 0) {
-            __m256i errors = utf8_errors_avx2(v, previous);
-            invalid = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(errors, _mm256_setzero_si256()));
-        }
-        if (stops != 0) {
-            unsigned k = (unsigned)__builtin_ctz(stops);
-            if (invalid & through(k)) {
-                *flags = found | FLOWSTORE_STRING_INVALID_UTF8;
-                return i;
-            }
-            if (escaped & (through(k) >> 1)) found = FLOWSTORE_STRING_ESCAPED;  // escapes before k
-            *flags = found;
-            return i + k < n ? i + k : n;
-        }
-        if (invalid != 0) {
-            *flags = found | FLOWSTORE_STRING_INVALID_UTF8;
-            return i;
-        }
-        if (escaped != 0) found = FLOWSTORE_STRING_ESCAPED;
-        previous = v;
-        previous_non_ascii = non_ascii;
+    uint32_t controls = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(v, last_control), last_control));
+    uint32_t quotes = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')));
+    uint32_t backslashes = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')));
+    uint32_t stops = controls;
+    uint32_t escaped = 0;
+    if ((backslashes | (uint32_t)state->carry) != 0) {
+        escaped = escaped_positions(backslashes, &state->carry);
+        const __m256i letter_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)letter_low_table));
+        const __m256i letter_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)letter_high_table));
+        __m256i kind = _mm256_and_si256(
+            _mm256_shuffle_epi8(letter_low, _mm256_and_si256(v, low_nibble)),
+            _mm256_shuffle_epi8(letter_high, _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibble)));
+        uint32_t kept = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(kind, _mm256_setzero_si256()));
+        uint32_t other = escaped & ~kept;  // the letter of an escape canonical form rewrites
+        if (other & 1) return SCAN_STOP_BEFORE;  // its backslash ended the block before
+        stops |= other >> 1;
+        quotes &= ~escaped;
     }
+    stops |= quotes;
+    // UTF-8 is checked in every block, even all-ASCII ones: prose mixes scripts word by word,
+    // and a branch on "any non-ASCII here?" was mispredicted more than the check costs.
+    __m256i errors = utf8_errors_avx2(v, state->previous);
+    uint32_t invalid = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(errors, _mm256_setzero_si256()));
+    if (stops != 0) {
+        unsigned k = (unsigned)__builtin_ctz(stops);
+        if (invalid & through(k)) return SCAN_INVALID;
+        if (escaped & (through(k) >> 1)) state->found = FLOWSTORE_STRING_ESCAPED;  // escapes before k
+        return (int)k;
+    }
+    if (invalid != 0) return SCAN_INVALID;
+    if (escaped != 0) state->found = FLOWSTORE_STRING_ESCAPED;
+    state->previous = v;
+    return SCAN_CONTINUE;
+}
+
+/// The result of `flowstore_json_string_copy_avx2` for a `scan_block` result that is not
+/// SCAN_CONTINUE, in the block at `i`.
+static inline size_t scan_result(int result, size_t i, size_t n, const struct scan_state *state, int *flags) {
+    if (result == SCAN_INVALID) {
+        *flags = state->found | FLOWSTORE_STRING_INVALID_UTF8;
+        return i;
+    }
+    *flags = state->found;
+    if (result == SCAN_STOP_BEFORE) return i - 1;
+    return i + (size_t)result < n ? i + (size_t)result : n;
+}
+
+/// The last, short block (fewer than 32 bytes from `i` to `n`): scanned from a copy padded
+/// with zeros, which stop the scan as controls do. Out of line and given the state by value,
+/// so that the main loop keeps its state in registers and needs no stack buffer.
+__attribute__((target("avx2"), noinline))
+static size_t scan_last_block(const uint8_t *in, size_t i, size_t n, uint8_t *out, __m256i previous, uint64_t carry,
+                              int found, int *flags) {
+    struct scan_state state = {previous, carry, found};
+    uint8_t padded[32] = {0};
+    memcpy(padded, in + i, n - i);
+    memcpy(out + i, in + i, n - i);
+    int result = scan_block(_mm256_loadu_si256((const __m256i *)padded), &state);
+    // A zero byte stops the scan, so the padded block always has a stop.
+    return scan_result(result == SCAN_CONTINUE ? (int)(n - i) : result, i, n, &state, flags);
+}
+
+/// `flowstore_json_string_copy` with AVX2: 32 bytes per step, each block stored to `out` as it
+/// is loaded (so the run is read once) and scanned by `scan_block`.
+__attribute__((target("avx2")))
+size_t flowstore_json_string_copy_avx2(const uint8_t *in, size_t n, uint8_t *out, int *flags) {
+    struct scan_state state = {_mm256_setzero_si256(), 0, 0};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
+        _mm256_storeu_si256((__m256i *)(out + i), v);
+        int result = scan_block(v, &state);
+        if (result != SCAN_CONTINUE) return scan_result(result, i, n, &state, flags);
+    }
+    return scan_last_block(in, i, n, out, state.previous, state.carry, state.found, flags);
 }
 
 /// Whether this CPU and OS run AVX2 code (CPUID leaf 7 and the OS saving YMM state).

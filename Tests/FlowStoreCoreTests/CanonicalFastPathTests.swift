@@ -169,6 +169,20 @@ struct CanonicalFastPathTests {
         #expect(Self.fast(Array(#"{"b":{"y":1,"x":2},"a":[{"d":1,"c":{"f":1,"e":2}}],"b":0}"#.utf8)) == nil)
     }
 
+    /// The working buffer is per thread: documents canonicalised on many threads at once, each
+    /// larger than the last so the buffer grows while others are in use, come out right.
+    @Test func concurrentThreadsEachUseTheirOwnBuffer() throws {
+        var random = JCSTestRandom(seed: 0x7EAD_0004)
+        let documents = (0..<16).map { n in
+            Array(random.messyText(.array((0...n * 40).map { _ in random.jsonValue(depth: 3) })).utf8)
+        }
+        let expected = documents.map { Self.tree($0) }
+        DispatchQueue.concurrentPerform(iterations: 64) { round in
+            let index = round % documents.count
+            #expect(Self.fast(documents[index]) == expected[index])
+        }
+    }
+
     /// Indentation of every width, next to the buffer's end too.
     @Test func whitespaceRuns() {
         for before in 0..<20 {

@@ -39,6 +39,12 @@ size_t flowstore_json_raw_prefix(const uint8_t *bytes, size_t count, int *flags)
 /// with SSE2 where available.
 size_t flowstore_json_unescaped_prefix(const uint8_t *bytes, size_t count);
 
+/// A buffer of at least `size` bytes that belongs to the calling thread and is handed out
+/// again by its next call (contents not kept), or NULL when `size` is over 8 MB (not cached) or
+/// memory is short. For working buffers of large documents: allocating and freeing one per
+/// document costs fresh zeroed pages from the kernel each time.
+uint8_t *flowstore_thread_scratch(size_t size);
+
 /// `flowstore_json_string_prefix`, copying the prefix to `out` as well (the bytes are the same:
 /// the escapes it steps over are already canonical). `out` must have room for `count` bytes,
 /// which may all be written. Returns the prefix's length. With AVX2 (checked at run time) it
