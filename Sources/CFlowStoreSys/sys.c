@@ -363,6 +363,9 @@ size_t flowstore_json_string_copy_avx2(const uint8_t *in, size_t n, uint8_t *out
     struct scan_state state = {_mm256_setzero_si256(), 0, 0};
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        // Large documents come from memory: measured, asking for the bytes 512 ahead helps
+        // (a prefetch past the end of the buffer is harmless: it never faults).
+        _mm_prefetch((const char *)(in + i + 512), _MM_HINT_T0);
         __m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
         _mm256_storeu_si256((__m256i *)(out + i), v);
         int result = scan_block(v, &state);
