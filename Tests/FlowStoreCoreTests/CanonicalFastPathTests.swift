@@ -183,6 +183,25 @@ struct CanonicalFastPathTests {
         }
     }
 
+    /// Short strings are scanned a word at a time before the C scan: every byte kind at every
+    /// position of the first two words, with room after the string and right at the end.
+    @Test func shortStringsAtEveryPosition() {
+        let kinds: [[UInt8]] = [[0x5C, 0x6E], [0x5C, 0x22], [0x5C, 0x75, 0x30, 0x30, 0x65, 0x39], [0x5C, 0x2F], [0x01], [0x1F],
+                                [0x7F], [0xC3, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0xFF], [0xC3], [0x80], [0x20]]
+        for length in 0...20 {
+            for position in 0...length {
+                for kind in kinds {
+                    var body = [UInt8](repeating: 0x61, count: length)
+                    body.insert(contentsOf: kind, at: position)
+                    let string = [0x22] + body + [0x22]
+                    Self.expectSame([0x5B] + string + Array(#", "padding to be well past sixteen bytes"]"#.utf8))
+                    Self.expectSame(string)
+                    Self.expectSame(Array(#"{"k":"#.utf8) + string + [0x7D])
+                }
+            }
+        }
+    }
+
     /// Indentation of every width, next to the buffer's end too.
     @Test func whitespaceRuns() {
         for before in 0..<20 {

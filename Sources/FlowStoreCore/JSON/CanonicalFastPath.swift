@@ -512,6 +512,30 @@ struct FastCanonicalizer {
         let end = self.end
         var p = pos + 1
         emit(0x22)
+        // Most strings (keys, short values) are a few plain ASCII bytes: those are found in one or
+        // two words here, without the call into C.
+        if p &+ 16 <= end, capacity &- count >= 16 {
+            let first = UnsafeRawPointer(input + p).loadUnaligned(as: UInt64.self)
+            let second = UnsafeRawPointer(input + p + 8).loadUnaligned(as: UInt64.self)
+            var stops = Self.stopBytes(first)
+            var length = 0
+            if stops == 0 {
+                stops = Self.stopBytes(second)
+                length = 8
+            }
+            if stops != 0 {
+                length &+= stops.trailingZeroBitCount &>> 3
+                if input[p &+ length] == 0x22 {
+                    let target = UnsafeMutableRawPointer(out + count)
+                    target.storeBytes(of: first, as: UInt64.self)
+                    target.storeBytes(of: second, toByteOffset: 8, as: UInt64.self)
+                    count &+= length
+                    emit(0x22)
+                    pos = p &+ length &+ 1
+                    return false
+                }
+            }
+        }
         var escaped = false
         while true {
             // To the closing quote (or a `\u`, `\/`, control byte or invalid UTF-8), scanned and
@@ -541,6 +565,22 @@ struct FastCanonicalizer {
                 throw .invalid  // an unescaped control character
             }
         }
+    }
+
+    /// The high bit of each byte of `word` (eight string bytes, first in the low byte) that stops
+    /// a plain ASCII run: `"`, `\`, a control, or non-ASCII. Only the lowest one is exact (the
+    /// zero-byte tests can flag a byte above a real hit), which is the one used.
+    @inline(__always)
+    private static func stopBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let word = UInt64(littleEndian: word)
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let zeroQuote = (quote &- ones) & ~quote
+        let zeroBackslash = (backslash &- ones) & ~backslash
+        let control = (word &- ones &* 0x20) & ~word
+        return (zeroQuote | zeroBackslash | control | word) & high
     }
 
     /// Copies input bytes to the output; runs of up to 16 bytes (keys, short values) as two
