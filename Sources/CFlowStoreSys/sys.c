@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CFlowStoreSys.h"
 #include <errno.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <stdlib.h>
@@ -139,14 +140,28 @@ size_t flowstore_json_unescaped_prefix(const uint8_t *p, size_t n) {
 static _Thread_local uint8_t *thread_scratch;
 static _Thread_local size_t thread_scratch_size;
 
+/// Frees a thread's scratch buffer when the thread exits (the key's destructor).
+static pthread_key_t thread_scratch_key;
+static pthread_once_t thread_scratch_once = PTHREAD_ONCE_INIT;
+static int thread_scratch_key_made;
+
+static void make_thread_scratch_key(void) { thread_scratch_key_made = pthread_key_create(&thread_scratch_key, free) == 0; }
+
 uint8_t *flowstore_thread_scratch(size_t size) {
     if (size > THREAD_SCRATCH_LIMIT) return NULL;
     if (size > thread_scratch_size) {
+        pthread_once(&thread_scratch_once, make_thread_scratch_key);
+        if (!thread_scratch_key_made) return NULL;  // it could not be freed at thread exit
         // Grown in 64 KB steps, to the size asked: the documents a thread sees set its size.
         size_t rounded = (size + 0xFFFF) & ~(size_t)0xFFFF;
         free(thread_scratch);
         thread_scratch = malloc(rounded);
         thread_scratch_size = thread_scratch ? rounded : 0;
+        if (pthread_setspecific(thread_scratch_key, thread_scratch) != 0) {
+            free(thread_scratch);
+            thread_scratch = NULL;
+            thread_scratch_size = 0;
+        }
     }
     return thread_scratch;
 }

@@ -42,7 +42,7 @@ size_t flowstore_json_unescaped_prefix(const uint8_t *bytes, size_t count);
 /// A buffer of at least `size` bytes that belongs to the calling thread and is handed out
 /// again by its next call (contents not kept), or NULL when `size` is over 8 MB (not cached) or
 /// memory is short. For working buffers of large documents: allocating and freeing one per
-/// document costs fresh zeroed pages from the kernel each time.
+/// document costs fresh zeroed pages from the kernel each time. Freed when the thread exits.
 uint8_t *flowstore_thread_scratch(size_t size);
 
 /// `flowstore_json_string_prefix`, copying the prefix to `out` as well (the bytes are the same:
