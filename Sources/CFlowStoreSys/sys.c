@@ -389,8 +389,11 @@ size_t flowstore_json_string_copy_avx2(const uint8_t *in, size_t n, uint8_t *out
     return scan_last_block(in, i, n, out, state.previous, state.carry, state.found, flags);
 }
 
-/// Whether this CPU and OS run AVX2 code (CPUID leaf 7 and the OS saving YMM state).
+/// Whether this CPU and OS run AVX2 code (CPUID leaf 7 and the OS saving YMM state), unless
+/// FLOWSTORE_DISABLE_AVX2 is set in the environment (to run everything through the portable
+/// scan, e.g. the test suite).
 static int detect_avx2(void) {
+    if (getenv("FLOWSTORE_DISABLE_AVX2") != NULL) return 0;
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
     if (!(c & bit_OSXSAVE) || !(c & bit_AVX)) return 0;

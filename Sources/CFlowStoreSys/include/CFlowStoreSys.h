@@ -57,7 +57,7 @@ size_t flowstore_json_string_copy(const uint8_t *bytes, size_t count, uint8_t *o
 size_t flowstore_json_string_copy_avx2(const uint8_t *bytes, size_t count, uint8_t *out, int *flags);
 size_t flowstore_json_string_copy_portable(const uint8_t *bytes, size_t count, uint8_t *out, int *flags);
 
-/// Whether the CPU and OS support AVX2.
+/// Whether the CPU and OS support AVX2 (and FLOWSTORE_DISABLE_AVX2 is not set), asked once.
 int flowstore_has_avx2(void);
 
 #endif
