@@ -13,6 +13,11 @@ struct CanonicalFastPathTests {
         bytes.withUnsafeBufferPointer { FastCanonicalizer.canonicalize($0, maxDepth: JSONParser.defaultMaxDepth) }
     }
 
+    /// The fast path with every reorder done by permuting segments (none by moving bytes).
+    static func fastBySegments(_ bytes: [UInt8]) -> [UInt8]? {
+        bytes.withUnsafeBufferPointer { FastCanonicalizer.canonicalize($0, maxDepth: JSONParser.defaultMaxDepth, inPlaceLimit: 0) }
+    }
+
     static func tree(_ bytes: [UInt8]) -> [UInt8]? {
         try? CanonicalJSON.canonicalizeViaTree(bytes)
     }
@@ -22,6 +27,7 @@ struct CanonicalFastPathTests {
         let f = fast(bytes)
         let t = tree(bytes)
         #expect(f == t, "\(comment()) input: \(String(decoding: bytes.prefix(300), as: UTF8.self))", sourceLocation: sourceLocation)
+        #expect(fastBySegments(bytes) == f, "\(comment())", sourceLocation: sourceLocation)
     }
 
     @Test func everyVector() throws {
@@ -57,6 +63,7 @@ struct CanonicalFastPathTests {
             #expect(Self.fast(canonical) == canonical)
             let messy = Array(random.messyText(value).utf8)
             #expect(Self.fast(messy) == canonical, "\(String(decoding: messy, as: UTF8.self))")
+            #expect(Self.fastBySegments(messy) == canonical, "\(String(decoding: messy, as: UTF8.self))")
             #expect(Self.fast(Array(value.prettyPrinted().utf8)) == canonical)
         }
     }
@@ -133,6 +140,79 @@ struct CanonicalFastPathTests {
         let expected = "[" + Array(repeating: "100000000000000000000", count: 5000).joined(separator: ",") + "]"
         #expect(Self.fast(Array(text.utf8)) == Array(expected.utf8))
         #expect(try CanonicalJSON.canonicalize(Array("1E5".utf8)) == Array("100000".utf8))
+    }
+
+    /// Reordering permutes runs of the output: objects unsorted at several levels at once, with
+    /// long values and escaped keys, objects past the insertion-sort size, and repeated keys
+    /// found only after sorting.
+    @Test func nestedReorders() {
+        var random = JCSTestRandom(seed: 0x5E6_0003)
+        func object(_ depth: Int, members: Int) -> String {
+            var keys = (0..<members).map { "k\($0)" + (random.bool() ? "\\u00e9" : "é") }
+            random.shuffle(&keys)
+            let body = keys.map { key in
+                let value = depth == 0 || random.int(in: 0...2) == 0
+                    ? "\"" + String(repeating: random.pick(["ab", "中", "\\n", "x\\\"y"]), count: random.int(in: 0...40)) + "\""
+                    : object(depth - 1, members: random.int(in: 1...5))
+                return "\"\(key)\" : \(value)"
+            }
+            return "{\n  " + body.joined(separator: ",\n  ") + "\n}"
+        }
+        for round in 0..<300 {
+            let text = object(4, members: round % 3 == 0 ? random.int(in: 20...40) : random.int(in: 2...6))
+            Self.expectSame(Array(text.utf8), "round \(round)")
+            #expect(Self.fast(Array(text.utf8)) != nil)
+        }
+        let many = (0..<30).map { "\"m\($0)\":\($0)" }
+        Self.expectSame(Array(("{" + many.reversed().joined(separator: ",") + "}").utf8))
+        #expect(Self.fast(Array(("{" + (many + ["\"m7\":0"]).reversed().joined(separator: ",") + "}").utf8)) == nil)
+        #expect(Self.fast(Array(#"{"b":{"y":1,"x":2},"a":[{"d":1,"c":{"f":1,"e":2}}],"b":0}"#.utf8)) == nil)
+    }
+
+    /// The working buffer is per thread: documents canonicalised on many threads at once, each
+    /// larger than the last so the buffer grows while others are in use, come out right.
+    @Test func concurrentThreadsEachUseTheirOwnBuffer() throws {
+        var random = JCSTestRandom(seed: 0x7EAD_0004)
+        let documents = (0..<16).map { n in
+            Array(random.messyText(.array((0...n * 40).map { _ in random.jsonValue(depth: 3) })).utf8)
+        }
+        let expected = documents.map { Self.tree($0) }
+        DispatchQueue.concurrentPerform(iterations: 64) { round in
+            let index = round % documents.count
+            #expect(Self.fast(documents[index]) == expected[index])
+        }
+    }
+
+    /// Short strings are scanned a word at a time before the C scan: every byte kind at every
+    /// position of the first two words, with room after the string and right at the end.
+    @Test func shortStringsAtEveryPosition() {
+        let kinds: [[UInt8]] = [[0x5C, 0x6E], [0x5C, 0x22], [0x5C, 0x75, 0x30, 0x30, 0x65, 0x39], [0x5C, 0x2F], [0x01], [0x1F],
+                                [0x7F], [0xC3, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0xFF], [0xC3], [0x80], [0x20]]
+        for length in 0...20 {
+            for position in 0...length {
+                for kind in kinds {
+                    var body = [UInt8](repeating: 0x61, count: length)
+                    body.insert(contentsOf: kind, at: position)
+                    let string = [0x22] + body + [0x22]
+                    Self.expectSame([0x5B] + string + Array(#", "padding to be well past sixteen bytes"]"#.utf8))
+                    Self.expectSame(string)
+                    Self.expectSame(Array(#"{"k":"#.utf8) + string + [0x7D])
+                }
+            }
+        }
+    }
+
+    /// Indentation of every width, next to the buffer's end too.
+    @Test func whitespaceRuns() {
+        for before in 0..<20 {
+            for after in 0..<20 {
+                let pad = String(repeating: " ", count: before)
+                let tail = String(repeating: " ", count: after)
+                Self.expectSame(Array("\(pad)[1,\n\(pad)\"a\" ,\t\(tail){ \"b\"\(tail): 2\(pad)}\(tail)]\(tail)".utf8))
+                Self.expectSame(Array("\(pad)[1,\n\(pad)2\(tail)x]".utf8))
+                Self.expectSame(Array("\(pad)7\r\n\(tail)".utf8))
+            }
+        }
     }
 
     @Test func nestingLimit() {

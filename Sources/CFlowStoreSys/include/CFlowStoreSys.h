@@ -39,4 +39,25 @@ size_t flowstore_json_raw_prefix(const uint8_t *bytes, size_t count, int *flags)
 /// with SSE2 where available.
 size_t flowstore_json_unescaped_prefix(const uint8_t *bytes, size_t count);
 
+/// A buffer of at least `size` bytes that belongs to the calling thread and is handed out
+/// again by its next call (contents not kept), or NULL when `size` is over 8 MB (not cached) or
+/// memory is short. For working buffers of large documents: allocating and freeing one per
+/// document costs fresh zeroed pages from the kernel each time. Freed when the thread exits.
+uint8_t *flowstore_thread_scratch(size_t size);
+
+/// `flowstore_json_string_prefix`, copying the prefix to `out` as well (the bytes are the same:
+/// the escapes it steps over are already canonical). `out` must have room for `count` bytes,
+/// which may all be written. Returns the prefix's length. With AVX2 (checked at run time) it
+/// scans and copies 32 bytes per step and checks UTF-8 with vector compares; otherwise it is the
+/// SSE2 scan and a `memcpy`.
+size_t flowstore_json_string_copy(const uint8_t *bytes, size_t count, uint8_t *out, int *flags);
+
+/// The two implementations behind `flowstore_json_string_copy`, for tests that compare them.
+/// The AVX2 one must only be called when `flowstore_has_avx2()`.
+size_t flowstore_json_string_copy_avx2(const uint8_t *bytes, size_t count, uint8_t *out, int *flags);
+size_t flowstore_json_string_copy_portable(const uint8_t *bytes, size_t count, uint8_t *out, int *flags);
+
+/// Whether the CPU and OS support AVX2 (and FLOWSTORE_DISABLE_AVX2 is not set), asked once.
+int flowstore_has_avx2(void);
+
 #endif

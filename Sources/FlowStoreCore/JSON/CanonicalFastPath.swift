@@ -11,8 +11,9 @@ import CFlowStoreSys
 /// over the input and without building a `JSONValue`, a `String` or a `Double` in the common case.
 ///
 /// Why the common case is cheap:
-/// - A string without a backslash is already canonical once its bytes are checked as UTF-8 (no
-///   control characters, no quote): it is copied as it is, eight ASCII bytes per step.
+/// - A string is canonical as it is, apart from escapes other than \" \\ \b \f \n \r \t, once
+///   its bytes are checked as UTF-8 (no control characters, no quote): it is scanned and copied
+///   in one pass by `flowstore_json_string_copy` (C; 32 bytes per step with AVX2).
 /// - An escape is decoded and written back in its canonical form at once (`\/` → `/`,
 ///   `\u00e9` → `é`, `\u000A` → `\n`, …), so strings never go through a scratch copy.
 /// - A plain integer of up to 15 digits, and a plain decimal such as `0.4` or `-123.25` with up
@@ -21,8 +22,9 @@ import CFlowStoreSys
 ///   back as its nearest double, and ECMAScript lays such a number out exactly as written.)
 ///   Every other number is converted to a double and formatted by `CanonicalJSON.appendNumber`.
 /// - Object members are written as they come, and only an object whose keys are out of order is
-///   rewritten, once, in key order (UTF-8 key bytes compared with `KeyOrder`, which equals
-///   RFC 8785's UTF-16 order).
+///   put in key order (UTF-8 key bytes compared with `KeyOrder`, which equals RFC 8785's UTF-16
+///   order): a small one by moving its bytes, a large one by permuting runs of the output
+///   (`segments`), which are gathered into the result once at the end.
 ///
 /// Anything it does not like (invalid JSON, a duplicate key, nesting too deep) makes it give up
 /// and `CanonicalJSON.canonicalize` runs the tree path instead, which throws the precise error.
@@ -39,7 +41,17 @@ struct FastCanonicalizer {
         var keyStart: Int
         var keyCount: Int
         var keyInArena: Bool
-        /// The member's bytes in the output buffer (`"key":value`, no comma).
+        /// The member's place in the output (`"key":value`, no comma): where it was written in
+        /// the output buffer, which is also its place in the output text (see `segments`).
+        var start: Int
+        var end: Int
+        /// While its object is reordered: its pieces in `pieces`.
+        var firstPiece = 0
+        var endPiece = 0
+    }
+
+    /// A run of bytes of the output buffer: `out[start..<end]`.
+    private struct Segment {
         var start: Int
         var end: Int
     }
@@ -51,34 +63,61 @@ struct FastCanonicalizer {
     private let capacity: Int
     private var count = 0
     private let maxDepth: Int
+    /// Objects up to this size (in output bytes) whose text is still one run of the buffer are
+    /// reordered by moving their bytes: cheaper than segments for them, and it keeps the segment
+    /// list short for the large objects around them (whose reorders walk it).
+    private let inPlaceLimit: Int
     /// The members of every open object, innermost last; and the unescaped bytes of their keys
     /// that had escapes. Manually managed (freed by `canonicalize`): no uniqueness checks or
     /// reference counting on the per-member path.
     private var members = UnsafeStack<Member>()
     private var keyArena = UnsafeStack<UInt8>()
-    private var scratch: [UInt8] = []
+    /// Reordering moves no bytes: the output text is `segments` (runs of the output buffer, in
+    /// output order) followed by `out[flushed..<count]`, and a reorder permutes segments. Each
+    /// byte is written to the buffer once and copied to the result once (`gather`), however
+    /// deep the unsorted objects nest; moving the bytes instead cost two copies per level.
+    /// Either way the text is as long as the buffer's content, so a position in the text is
+    /// the `count` at the time it was written.
+    private var segments = UnsafeStack<Segment>()
+    private var flushed = 0
+    /// Scratch for `reorder`: the segments of the object being reordered, cut at its members.
+    private var pieces = UnsafeStack<Segment>()
+    /// Scratch for `reorder`: member indices in key order.
+    private var order = UnsafeStack<Int>()
+    /// Scratch for `reorderInPlace`: a copy of the object's members.
+    private var moveScratch = UnsafeStack<UInt8>()
 
     /// Canonicalises `input`, or returns nil when the tree path must decide (invalid input).
-    static func canonicalize(_ input: UnsafeBufferPointer<UInt8>, maxDepth: Int) -> [UInt8]? {
+    /// `inPlaceLimit` is for tests, which set it to 0 to send every reorder through segments.
+    static func canonicalize(_ input: UnsafeBufferPointer<UInt8>, maxDepth: Int, inPlaceLimit: Int = 4096) -> [UInt8]? {
         guard let base = input.baseAddress, input.count > 0 else { return nil }
         // Canonical text is shorter than its input except where numbers grow (`1E5` → `100000`):
         // start with some room and retry with more in that rare case.
         var capacity = input.count + 64
         while true {
+            // The working buffer: the thread's scratch buffer (reused, so a large document does
+            // not cost fresh pages from the kernel every time), or one of its own past its limit.
+            // The result is always a copy (`gather`): with reordered objects it is anyway.
+            let scratch = flowstore_thread_scratch(capacity)
+            let buffer = scratch ?? UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+            defer { if scratch == nil { buffer.deallocate() } }
+            var scanner = FastCanonicalizer(
+                input: base, end: input.count, out: buffer, capacity: capacity, maxDepth: maxDepth,
+                inPlaceLimit: inPlaceLimit)
             var outcome: Bail?
-            let result = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
-                var scanner = FastCanonicalizer(
-                    input: base, end: input.count, out: buffer.baseAddress!, capacity: capacity, maxDepth: maxDepth)
-                do throws(Bail) {
-                    try scanner.document()
-                    initialized = scanner.count
-                } catch {
-                    outcome = error
-                    initialized = 0
-                }
-                scanner.members.deallocate()
-                scanner.keyArena.deallocate()
+            var result: [UInt8] = []
+            do throws(Bail) {
+                try scanner.document()
+                result = scanner.gather()
+            } catch {
+                outcome = error
             }
+            scanner.members.deallocate()
+            scanner.keyArena.deallocate()
+            scanner.segments.deallocate()
+            scanner.pieces.deallocate()
+            scanner.order.deallocate()
+            scanner.moveScratch.deallocate()
             switch outcome {
             case nil: return result
             case .invalid: return nil
@@ -88,8 +127,10 @@ struct FastCanonicalizer {
     }
 
     private init(
-        input: UnsafePointer<UInt8>, end: Int, out: UnsafeMutablePointer<UInt8>, capacity: Int, maxDepth: Int
+        input: UnsafePointer<UInt8>, end: Int, out: UnsafeMutablePointer<UInt8>, capacity: Int, maxDepth: Int,
+        inPlaceLimit: Int
     ) {
+        self.inPlaceLimit = inPlaceLimit
         self.input = input
         self.end = end
         self.out = out
@@ -106,8 +147,9 @@ struct FastCanonicalizer {
         if pos != end { throw .invalid }
     }
 
-    /// Skips JSON white space; pretty-printed input has long runs of indentation, taken eight
-    /// spaces at a time.
+    /// Skips JSON white space. Pretty-printed input is mostly a newline and a run of
+    /// indentation: a run of spaces is measured eight bytes per load (the first byte that is not
+    /// a space is the lowest nonzero byte of the word XOR eight spaces).
     @inline(__always)
     private mutating func skipWhitespace() {
         var p = pos
@@ -115,7 +157,13 @@ struct FastCanonicalizer {
             switch input[p] {
             case 0x20:
                 p &+= 1
-                while p &+ 8 <= end, UnsafeRawPointer(input + p).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020 {
+                // Near the end this loop does not run, and spaces go one per turn of the outer one.
+                while p &+ 8 <= end {
+                    let others = UnsafeRawPointer(input + p).loadUnaligned(as: UInt64.self) ^ 0x2020_2020_2020_2020
+                    if others != 0 {
+                        p &+= others.trailingZeroBitCount &>> 3
+                        break
+                    }
                     p &+= 8
                 }
             case 0x0A, 0x09, 0x0D: p &+= 1
@@ -255,45 +303,176 @@ struct FastCanonicalizer {
         members.count = base
     }
 
-    /// Rewrites the members `members[base...]` (already in the output, separated by commas) in
-    /// key order, and refuses a repeated key.
+    /// Puts the members `members[base...]` (already in the output, separated by commas) in key
+    /// order by permuting the segments that hold them, and refuses a repeated key.
     private mutating func reorder(from base: Int) throws(Bail) {
-        // Keys are compared straight from the output buffer (or the arena); no String is made.
-        let order = (base..<members.count).sorted { a, b in compareKeys(members[a], members[b]) == .orderedAscending }
-        for (a, b) in zip(order, order.dropFirst()) where compareKeys(members[a], members[b]) != .orderedAscending {
-            throw .invalid  // a repeated key
-        }
+        try sortMembers(from: base)
         let regionStart = members[base].start
-        let length = members[members.count - 1].end - regionStart
-        var copy = scratch  // moved out and back, so the closure below may read `members` freely
-        scratch = []
-        if copy.count < length { copy = [UInt8](repeating: 0, count: Swift.max(length, copy.count * 2)) }
-        let output = out
-        let spans = members.base!
-        copy.withUnsafeMutableBufferPointer { copy in
-            let copyBase = copy.baseAddress!
-            copyBase.update(from: output + regionStart, count: length)
-            var at = regionStart
-            for (n, index) in order.enumerated() {
-                if n > 0 {
-                    output[at] = 0x2C
-                    at += 1
-                }
-                let size = spans[index].end - spans[index].start
-                (output + at).update(from: copyBase + (spans[index].start - regionStart), count: size)
-                at += size
-            }
+        if flushed <= regionStart, count - regionStart <= inPlaceLimit {
+            reorderInPlace(from: base)
+            return
         }
-        scratch = copy
+        flush()
+        // The object's members and commas are the text from the first member's start to the
+        // end: the last segments, the first of them perhaps only in part.
+        var at = count  // the text position where segments[first] begins
+        var first = segments.count
+        while at > regionStart {
+            first -= 1
+            at -= segments[first].end - segments[first].start
+        }
+        pieces.count = 0
+        var current = segments[first]  // the segment being cut
+        var next = first + 1  // the one after it
+        if at < regionStart {  // the region starts inside this segment: keep what comes before
+            segments[first] = Segment(start: current.start, end: current.start + (regionStart - at))
+            current.start += regionStart - at
+            first += 1
+        }
+        // Cut the region into pieces at every member's start and end (a comma in between).
+        at = regionStart
+        var comma = Segment(start: 0, end: 0)
+        for index in base..<members.count {
+            let member = members[index]
+            if index > base {  // the comma before this member: one byte
+                if current.start == current.end {
+                    current = segments[next]
+                    next += 1
+                }
+                comma = Segment(start: current.start, end: current.start + 1)
+                current.start += 1
+                at += 1
+            }
+            members[index].firstPiece = pieces.count
+            while at < member.end {
+                if current.start == current.end {
+                    // Segments that lie wholly inside the member (a nested reorder's) go over in
+                    // one copy.
+                    var through = next
+                    var reach = at
+                    while through < segments.count {
+                        let length = segments[through].end - segments[through].start
+                        if reach + length > member.end { break }
+                        reach += length
+                        through += 1
+                    }
+                    if through > next {
+                        pieces.append(contentsOf: segments.base.unsafelyUnwrapped + next, count: through - next)
+                        at = reach
+                        next = through
+                        continue
+                    }
+                    current = segments[next]
+                    next += 1
+                }
+                let take = Swift.min(current.end - current.start, member.end - at)
+                pieces.append(Segment(start: current.start, end: current.start + take))
+                current.start += take
+                at += take
+            }
+            members[index].endPiece = pieces.count
+        }
+        segments.count = first
+        for n in 0..<order.count {
+            let member = members[order[n]]
+            if n > 0 { appendSegment(comma) }
+            guard member.endPiece > member.firstPiece else { continue }
+            appendSegment(pieces[member.firstPiece])
+            let rest = member.endPiece - member.firstPiece - 1
+            if rest > 0 { segments.append(contentsOf: pieces.base.unsafelyUnwrapped + member.firstPiece + 1, count: rest) }
+        }
+    }
+
+    /// Fills `order` with the indices of `members[base...]` in key order, and refuses a repeated
+    /// key. Keys are compared straight from the output buffer (or the arena); no String is made.
+    /// Objects are mostly small: insertion sort, without the closures and the array of
+    /// `sorted`, which a large object still gets.
+    private mutating func sortMembers(from base: Int) throws(Bail) {
+        order.count = 0
+        let total = members.count - base
+        if total > 24 {
+            let sorted = (base..<members.count).sorted { a, b in compareKeys(members[a], members[b]) == .orderedAscending }
+            for index in sorted { order.append(index) }
+            for n in 1..<total where compareKeys(members[order[n - 1]], members[order[n]]) != .orderedAscending {
+                throw .invalid  // a repeated key
+            }
+            return
+        }
+        for index in base..<members.count {
+            let member = members[index]
+            var slot = order.count
+            order.append(index)
+            while slot > 0 {
+                let comparison = compareKeys(members[order[slot - 1]], member)
+                if comparison == .orderedAscending { break }
+                if comparison == .orderedSame { throw .invalid }  // a repeated key
+                order[slot] = order[slot - 1]
+                slot -= 1
+            }
+            order[slot] = index
+        }
+    }
+
+    /// Rewrites the members `members[base...]`, which are the last `count - members[base].start`
+    /// bytes of the buffer, in the order `sortMembers` found, through a scratch copy.
+    private mutating func reorderInPlace(from base: Int) {
+        let regionStart = members[base].start
+        let length = count - regionStart
+        moveScratch.count = 0
+        moveScratch.append(contentsOf: out + regionStart, count: length)
+        let copy = moveScratch.base.unsafelyUnwrapped
+        var at = regionStart
+        for n in 0..<order.count {
+            let member = members[order[n]]
+            if n > 0 {
+                out[at] = 0x2C
+                at += 1
+            }
+            let size = member.end - member.start
+            (out + at).update(from: copy + (member.start - regionStart), count: size)
+            at += size
+        }
+    }
+
+    /// Ends the trailing run of the buffer as a segment.
+    private mutating func flush() {
+        if flushed < count { appendSegment(Segment(start: flushed, end: count)) }
+        flushed = count
+    }
+
+    /// Appends a segment, merged into the last one when it continues it in the buffer.
+    @inline(__always)
+    private mutating func appendSegment(_ segment: Segment) {
+        if segments.count > 0, segments[segments.count - 1].end == segment.start {
+            segments[segments.count - 1].end = segment.end
+        } else {
+            segments.append(segment)
+        }
+    }
+
+    /// The output text: the segments' bytes, in order, then the buffer's trailing run.
+    private mutating func gather() -> [UInt8] {
+        flush()
+        let output = UnsafePointer(out)
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            guard let target = buffer.baseAddress else { return }
+            var at = 0
+            for index in 0..<segments.count {
+                let segment = segments[index]
+                (target + at).initialize(from: output + segment.start, count: segment.end - segment.start)
+                at += segment.end - segment.start
+            }
+            initialized = at
+        }
     }
 
     private func compareKeys(_ a: Member, _ b: Member) -> ComparisonOrder {
-        keyBytes(a) { x in keyBytes(b) { y in KeyOrder.compare(x, y) } }
+        KeyOrder.compare(keyBytes(a), keyBytes(b))
     }
 
     @inline(__always)
-    private func keyBytes<R>(_ m: Member, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        body(UnsafeBufferPointer(start: (m.keyInArena ? keyArena.base! : out) + m.keyStart, count: m.keyCount))
+    private func keyBytes(_ m: Member) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: (m.keyInArena ? keyArena.base.unsafelyUnwrapped : out) + m.keyStart, count: m.keyCount)
     }
 
     /// Decodes a key we have just written in canonical form (`\"`, `\\`, `\b\f\n\r\t`,
@@ -332,36 +511,76 @@ struct FastCanonicalizer {
         let input = self.input
         let end = self.end
         var p = pos + 1
-        var runStart = pos  // the opening quote is copied with the first run
+        emit(0x22)
+        // Most strings (keys, short values) are a few plain ASCII bytes: those are found in one or
+        // two words here, without the call into C.
+        if p &+ 16 <= end, capacity &- count >= 16 {
+            let first = UnsafeRawPointer(input + p).loadUnaligned(as: UInt64.self)
+            let second = UnsafeRawPointer(input + p + 8).loadUnaligned(as: UInt64.self)
+            var stops = Self.stopBytes(first)
+            var length = 0
+            if stops == 0 {
+                stops = Self.stopBytes(second)
+                length = 8
+            }
+            if stops != 0 {
+                length &+= stops.trailingZeroBitCount &>> 3
+                if input[p &+ length] == 0x22 {
+                    let target = UnsafeMutableRawPointer(out + count)
+                    target.storeBytes(of: first, as: UInt64.self)
+                    target.storeBytes(of: second, toByteOffset: 8, as: UInt64.self)
+                    count &+= length
+                    emit(0x22)
+                    pos = p &+ length &+ 1
+                    return false
+                }
+            }
+        }
         var escaped = false
         while true {
-            // To the closing quote (or a `\u`, `\/`, control byte or invalid UTF-8), in one call
-            // into C: its loop takes ASCII sixteen bytes at a time (Swift's SIMD types do not
-            // compile to vector compares), validates multi-byte characters, and steps over the
-            // escapes RFC 8785 writes as they are, so they stay in the copied run.
+            // To the closing quote (or a `\u`, `\/`, control byte or invalid UTF-8), scanned and
+            // copied in one call into C: with AVX2 it reads each byte once, 32 at a time, checks
+            // UTF-8 with vector compares and steps over the escapes RFC 8785 writes as they are.
+            // It may write up to `end - p` bytes: the output always has that room (see `number`).
+            guard capacity &- count >= end &- p else { throw .needSpace }
             var flags: Int32 = 0
-            p &+= flowstore_json_string_prefix(input + p, end &- p, &flags)
+            let n = flowstore_json_string_copy(input + p, end &- p, out + count, &flags)
+            p &+= n
+            count &+= n
             if flags & Int32(FLOWSTORE_STRING_INVALID_UTF8) != 0 { throw .invalid }
             if flags & Int32(FLOWSTORE_STRING_ESCAPED) != 0 { escaped = true }
             guard p < end else { throw .invalid }
             let byte = input[p]
             if byte == 0x22 {
-                p += 1
-                copy(from: runStart, to: p)
-                pos = p
+                emit(0x22)
+                pos = p &+ 1
                 return escaped
             } else if byte == 0x5C {
                 // \/ and \uXXXX, which canonical form rewrites (or an invalid escape).
                 escaped = true
-                copy(from: runStart, to: p)
                 pos = p
                 try escape()
                 p = pos
-                runStart = p
             } else {
                 throw .invalid  // an unescaped control character
             }
         }
+    }
+
+    /// The high bit of each byte of `word` (eight string bytes, first in the low byte) that stops
+    /// a plain ASCII run: `"`, `\`, a control, or non-ASCII. Only the lowest one is exact (the
+    /// zero-byte tests can flag a byte above a real hit), which is the one used.
+    @inline(__always)
+    private static func stopBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let word = UInt64(littleEndian: word)
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let zeroQuote = (quote &- ones) & ~quote
+        let zeroBackslash = (backslash &- ones) & ~backslash
+        let control = (word &- ones &* 0x20) & ~word
+        return (zeroQuote | zeroBackslash | control | word) & high
     }
 
     /// Copies input bytes to the output; runs of up to 16 bytes (keys, short values) as two
@@ -565,6 +784,13 @@ struct UnsafeStack<Element: BitwiseCopyable> {
     subscript(index: Int) -> Element {
         get { base.unsafelyUnwrapped[index] }
         nonmutating set { base.unsafelyUnwrapped[index] = newValue }
+    }
+
+    /// Appends `count` elements from `source`, which must not be in this stack's own storage.
+    mutating func append(contentsOf source: UnsafePointer<Element>, count added: Int) {
+        while count + added > capacity { grow() }
+        (base.unsafelyUnwrapped + count).update(from: source, count: added)
+        count &+= added
     }
 
     private mutating func grow() {
