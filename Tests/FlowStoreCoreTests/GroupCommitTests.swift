@@ -154,30 +154,49 @@ struct GroupCommitTests {
 
     // MARK: Group commit
 
-    /// Many concurrent commits, several per file, some refused: each caller gets what `commit`
-    /// would give it, version numbers stay dense and unique, and flushes are shared.
+    /// Many concurrent commits, several per file, one refused: each caller gets what `commit`
+    /// would give it, version numbers stay dense and unique, and the commits that queued while
+    /// a flush was running share the next one.
     @Test func concurrentCommitsShareFlushesAndMatchCommitSemantics() async throws {
         let t = try TestStore()
         let group = GroupCommit(store: t.store)
         let paths = try (0..<8).map { try FlowPath("group/flow-\($0)") }
         // One version named "taken" exists already on flow-0: a second one must be refused.
-        try t.store.commit(NewVersion(path: paths[0], kind: .flow, definition: Self.flow(-1), name: "taken"), author: "seed")
-        let outcomes = await withTaskGroup(of: (Int, Result<CommitResult, StoreError>).self) { tasks in
-            for i in 0..<200 {
-                tasks.addTask {
-                    let name: String? = i == 16 ? "taken" : nil
-                    let new = NewVersion(path: paths[i % 8], kind: .flow, definition: Self.flow(i), name: name, reuse: .anyVersion)
-                    do throws(StoreError) {
-                        return (i, .success(try await group.commit(new, author: "user-\(i % 3)")))
-                    } catch {
-                        return (i, .failure(error))
-                    }
-                }
-            }
-            var all: [(Int, Result<CommitResult, StoreError>)] = []
-            for await outcome in tasks { all.append(outcome) }
-            return all
+        let seed = try t.store.commit(
+            NewVersion(path: paths[0], kind: .flow, definition: Self.flow(-1), name: "taken"), author: "seed")
+        for path in paths.dropFirst() {
+            try t.store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(-1)), author: "seed")
         }
+        func commit(_ i: Int) async -> (Int, Result<CommitResult, StoreError>) {
+            let name: String? = i == 16 ? "taken" : nil
+            let new = NewVersion(path: paths[i % 8], kind: .flow, definition: Self.flow(i), name: name, reuse: .anyVersion)
+            do throws(StoreError) {
+                return (i, .success(try await group.commit(new, author: "user-\(i % 3)")))
+            } catch {
+                return (i, .failure(error))
+            }
+        }
+        // Hold flow-0's head lock, so the first flush (commit 0, on flow-0) stops at its ref move
+        // while the other 199 queue up behind it: the test decides the grouping, not the scheduler.
+        let lockPath = "\(t.root)/refs/\(RefNames.head(seed.file).rawValue).lock"
+        let lock = try FileRefStore.lock(lockPath)
+        let first = Task { await commit(0) }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while group.statistics.flushing < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(group.statistics == .init(flushes: 0, committed: 0, waiting: 0, flushing: 1))
+        let rest = Task {
+            await withTaskGroup(of: (Int, Result<CommitResult, StoreError>).self) { tasks in
+                for i in 1..<200 { tasks.addTask { await commit(i) } }
+                var all: [(Int, Result<CommitResult, StoreError>)] = []
+                for await outcome in tasks { all.append(outcome) }
+                return all
+            }
+        }
+        while group.statistics.waiting < 199, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(group.statistics.waiting == 199)
+        close(lock)  // the flusher takes the lock (the file is still the one on disk) and goes on
+        let outcomes = [await first.value] + (await rest.value)
+
         var committed = 0
         var refused: [Int: StoreError] = [:]
         for (i, outcome) in outcomes {
@@ -193,15 +212,15 @@ struct GroupCommitTests {
         // Only the clashing name (i == 16 goes to flow-0, where "taken" exists) is refused.
         #expect(refused == [16: .versionNameTaken(path: "group/flow-0", name: "taken")])
         #expect(committed == 199)
-        for path in paths {
+        for (n, path) in paths.enumerated() {
             let head = try t.store.head(of: path)
             let numbers = try t.store.history(from: head).map(\.1.number)
-            #expect(numbers == Array((1...25).reversed()), "dense, unique numbers on \(path.rawValue)")
+            // The seed version, then 25 commits each (one of flow-0's refused).
+            let expected = n == 0 ? 25 : 26
+            #expect(numbers == Array((1...expected).reversed()), "dense, unique numbers on \(path.rawValue)")
         }
-        let stats = group.statistics
-        #expect(stats.committed == 200)
-        // 200 commits queued at once while a flush takes milliseconds: they share flushes.
-        #expect(stats.flushes < stats.committed)
+        // One flush for commit 0, one for the 199 that queued behind it.
+        #expect(group.statistics == .init(flushes: 2, committed: 200, waiting: 0, flushing: 0))
         #expect(try t.store.verify().problems.isEmpty)
     }
 

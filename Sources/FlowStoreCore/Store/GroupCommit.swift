@@ -24,7 +24,8 @@ public final class GroupCommit: Sendable {
 
     private struct Queue: ~Copyable {
         var waiting: [Request] = []
-        var flushing = false
+        var flusherRunning = false
+        var flushing = 0
         var flushes = 0
         var committed = 0
     }
@@ -42,8 +43,8 @@ public final class GroupCommit: Sendable {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<CommitResult, StoreError>, Never>) in
             let startFlusher = queue.withLock { q in
                 q.waiting.append(Request(version: version, author: author, continuation: continuation))
-                if q.flushing { return false }
-                q.flushing = true
+                if q.flusherRunning { return false }
+                q.flusherRunning = true
                 return true
             }
             // Flushes block on the disk: never on a Swift concurrency thread.
@@ -52,9 +53,20 @@ public final class GroupCommit: Sendable {
         return try result.get()
     }
 
-    /// Flushes and versions committed so far: `committed / flushes` is the mean group size.
-    public var statistics: (flushes: Int, committed: Int) {
-        queue.withLock { ($0.flushes, $0.committed) }
+    /// What the group commit has done so far, and is doing now.
+    public struct Statistics: Sendable, Equatable {
+        /// Flushes finished; `committed / flushes` is the mean group size.
+        public var flushes: Int
+        /// Commits (accepted or refused) whose flush has finished.
+        public var committed: Int
+        /// Commits queued for the next flush.
+        public var waiting: Int
+        /// Commits in the flush running now.
+        public var flushing: Int
+    }
+
+    public var statistics: Statistics {
+        queue.withLock { Statistics(flushes: $0.flushes, committed: $0.committed, waiting: $0.waiting.count, flushing: $0.flushing) }
     }
 
     /// Runs rounds until nobody is waiting.
@@ -64,7 +76,8 @@ public final class GroupCommit: Sendable {
                 let n = min(q.waiting.count, maxVersionsPerFlush)
                 let taken = Array(q.waiting.prefix(n))
                 q.waiting.removeFirst(n)
-                if taken.isEmpty { q.flushing = false }
+                q.flushing = n
+                if taken.isEmpty { q.flusherRunning = false }
                 return taken
             }
             if round.isEmpty { return }
@@ -72,6 +85,7 @@ public final class GroupCommit: Sendable {
             queue.withLock { q in
                 q.flushes += 1
                 q.committed += round.count
+                q.flushing = 0
             }
             for (request, result) in zip(round, results) { request.continuation.resume(returning: result) }
         }
