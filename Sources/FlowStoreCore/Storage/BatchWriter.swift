@@ -11,18 +11,19 @@ import CFlowStoreSys
 /// `fsync`s each — git's `core.fsyncMethod=batch`, done strictly.
 ///
 /// The protocol (spec/FORMAT.md §9 holds at every step):
-/// 1. `stage` writes each new object to a temp file in `tmp/` (no fsync); `prepareRef` writes
-///    each ref's new content to a temp file too.
+/// 1. `stage` writes each new object to a temp file in `tmp/` (no fsync); `lockRefs` takes
+///    each ref's lock, checks the ref, and writes its new content into the lock file.
 /// 2. **Barrier** (`syncfs` on the store's file system): every temp file written so far is on disk.
 /// 3. Those objects are renamed into `objects/` (metadata only: their bytes are already durable).
 ///    Steps 1–3 repeat, a chunk at a time, while more objects are staged.
 /// 4. **Barrier**, so every object is in place on disk before anything can point at it.
-/// 5. Each ref is moved by compare-and-swap under its `flock`: `rename` of its durable temp
-///    file over `refs/N.ref`.
+/// 5. Each ref moves by `commit`: `rename` of its durable lock file over `refs/N.ref`, which
+///    also releases the lock.
 /// 6. **Barrier**, so the ref moves are durable before the caller hears "done".
 ///
-/// A crash before 5 leaves only temp files and complete, unreferenced objects (`gc` removes
-/// both); a crash after leaves each ref old or new, never torn, and every new ref names an
+/// A crash before 5 leaves only temp files, lock files and complete, unreferenced objects
+/// (`gc` removes all three; a lock file is harmless meanwhile: the next writer reuses it); a
+/// crash after leaves each ref old or new, never torn, and every new ref names an
 /// event whose objects are all on disk. Nothing ever appears inside `objects/` that is not
 /// already durable, so a reader or a copy of `objects/` never sees a torn object.
 ///
@@ -44,12 +45,13 @@ final class BatchWriter {
     private var group: [(ObjectID, [UInt8])] = []
     private var groupBytes = 0
 
-    struct PreparedRef {
+    /// A ref locked for a move whose new content is already in its lock file: `commit` renames
+    /// that file over the ref, which moves the ref and releases the lock in one step.
+    struct LockedRef {
         var name: RefName
-        /// The event the ref must still point at (nil: the ref must not exist).
-        var expected: ObjectID?
         var new: ObjectID
-        var temp: String
+        fileprivate var lockPath: String
+        fileprivate var fd: Int32
     }
 
     init(objects: FileObjectStore, refs: FileRefStore) throws(StoreError) {
@@ -97,13 +99,6 @@ final class BatchWriter {
         try stager.submit(items)
     }
 
-    /// Writes a ref's new content to a temp file, to be swapped in by `moveRef`.
-    func prepareRef(_ name: RefName, expected: ObjectID?, new: ObjectID) throws(StoreError) -> PreparedRef {
-        let temp = refStore.tempDirectory + "/tmp-" + POSIXFile.randomToken()
-        try POSIXFile.writeNew(Array("\(new.hex)\n".utf8), to: temp, sync: !Self.hasFileSystemBarrier)
-        return PreparedRef(name: name, expected: expected, new: new, temp: temp)
-    }
-
     /// Waits until everything written to the store's file system so far is on disk.
     func barrier() throws(StoreError) {
         try Self.barrier(barrierFD, path: objectStore.tempDirectory)
@@ -128,52 +123,71 @@ final class BatchWriter {
         try barrier()
     }
 
-    /// Step 5: compare-and-swaps one prepared ref: true when it moved, false when someone else
-    /// moved it first (then it is left as it is and the temp file removed). Call `barrier()`
-    /// after the last one.
-    func moveRef(_ ref: PreparedRef) throws(StoreError) -> Bool {
-        let file = refStore.path(of: ref.name)
-        let directory = POSIXFile.parent(of: file)
-        do {
-            // No fsync of new parents here: the barrier after the last ref move covers them.
-            try POSIXFile.makeDirectories(directory, sync: !Self.hasFileSystemBarrier)
+    /// Step 1 for refs: takes each ref's lock (`FileRefStore.lock`, in name order, so two
+    /// batches never wait for each other), checks the ref still points at `expected`, and writes
+    /// the new content into the lock file itself — git's lock files, with `flock` underneath.
+    /// The next barrier makes those contents durable; `commit` then renames each lock file over
+    /// its ref. That is one file created per ref move, not a temp file and a lock file.
+    /// Refs someone else moved meanwhile are unlocked at once and returned as `conflicts`.
+    /// Locks are held until `commit` or `release`: a concurrent writer of the same ref waits.
+    func lockRefs(
+        _ moves: [(name: RefName, expected: ObjectID?, new: ObjectID)]
+    ) throws(StoreError) -> (locked: [LockedRef], conflicts: [RefName]) {
+        var locked: [LockedRef] = []
+        var conflicts: [RefName] = []
+        do throws(StoreError) {
+            for move in moves.sorted(by: { $0.name < $1.name }) {
+                try POSIXFile.makeDirectories(
+                    POSIXFile.parent(of: refStore.path(of: move.name)), sync: !Self.hasFileSystemBarrier)
+                let lockPath = "\(refStore.directory)/\(move.name.rawValue).lock"
+                let ref = LockedRef(name: move.name, new: move.new, lockPath: lockPath, fd: try FileRefStore.lock(lockPath))
+                let current: ObjectID?
+                do { current = try refStore.read(move.name) } catch {
+                    release([ref])
+                    throw error
+                }
+                guard current == move.expected else {
+                    release([ref])
+                    conflicts.append(move.name)
+                    continue
+                }
+                locked.append(ref)
+                // Read-only like every ref file, once it is renamed into place.
+                if let message = POSIXFile.replaceContents(
+                    of: ref.fd, with: Array("\(move.new.hex)\n".utf8), sync: !Self.hasFileSystemBarrier)
+                    ?? (fchmod(ref.fd, 0o444) == 0 ? nil : POSIXFile.lastError())
+                {
+                    throw StoreError.io(path: lockPath, message: message)
+                }
+            }
         } catch {
-            unlink(ref.temp)
+            release(locked)
             throw error
         }
-        let lockPath = "\(refStore.directory)/\(ref.name.rawValue).lock"
-        let fd: Int32
-        do { fd = try FileRefStore.lock(lockPath) } catch {
-            unlink(ref.temp)
-            throw error
-        }
-        defer {
-            unlink(lockPath)
-            close(fd)
-        }
-        let current: ObjectID?
-        do {
-            current = try refStore.read(ref.name)
-        } catch {
-            unlink(ref.temp)
-            throw error
-        }
-        guard current == ref.expected else {
-            unlink(ref.temp)
-            return false
-        }
-        guard rename(ref.temp, file) == 0 else {
-            let message = POSIXFile.lastError()
-            unlink(ref.temp)
-            throw .io(path: file, message: message)
-        }
-        if !Self.hasFileSystemBarrier { try POSIXFile.syncDirectory(directory) }
-        return true
+        return (locked, conflicts)
     }
 
-    /// Removes prepared ref temp files that will not be used (an earlier step failed).
-    func discard(_ prepared: [PreparedRef]) {
-        for ref in prepared { unlink(ref.temp) }
+    /// Step 5: renames the ref's lock file, holding its new content (made durable by a barrier
+    /// since `lockRefs`), over the ref. Waiting writers find the lock file gone and retry, as
+    /// when a lock is released by unlinking. Call `barrier()` after the last one.
+    func commit(_ ref: LockedRef) throws(StoreError) {
+        let file = refStore.path(of: ref.name)
+        guard rename(ref.lockPath, file) == 0 else {
+            let message = POSIXFile.lastError()
+            release([ref])
+            throw .io(path: file, message: message)
+        }
+        close(ref.fd)
+        if !Self.hasFileSystemBarrier { try POSIXFile.syncDirectory(POSIXFile.parent(of: file)) }
+    }
+
+    /// Unlocks refs that will not be moved (a conflict, a redo, an earlier step failed): the
+    /// lock file is removed, as `FileRefStore.compareAndSwap` does when it releases.
+    func release(_ refs: [LockedRef]) {
+        for ref in refs {
+            unlink(ref.lockPath)
+            close(ref.fd)
+        }
     }
 }
 

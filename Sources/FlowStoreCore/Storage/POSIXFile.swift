@@ -84,30 +84,37 @@ enum POSIXFile {
     static func writeNew(_ bytes: [UInt8], to path: String, sync: Bool) throws(StoreError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
         guard fd >= 0 else { throw .io(path: path, message: lastError()) }
-        var ok = true
-        var message = ""
+        let message = writeAll(bytes, to: fd, sync: sync)
+        close(fd)
+        if let message {
+            unlink(path)
+            throw .io(path: path, message: message)
+        }
+    }
+
+    /// Makes an open file hold exactly `bytes` (from offset 0, truncated after), fsynced when
+    /// `sync`. Returns the error message, or `nil` on success.
+    static func replaceContents(of fd: Int32, with bytes: [UInt8], sync: Bool) -> String? {
+        guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else { return lastError() }
+        return writeAll(bytes, to: fd, sync: sync)
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32, sync: Bool) -> String? {
+        var message: String?
         bytes.withUnsafeBytes { buf in
             var done = 0
             while done < buf.count {
                 let n = write(fd, buf.baseAddress! + done, buf.count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    ok = false
                     message = lastError()
                     return
                 }
                 done += n
             }
         }
-        if ok, sync, fsync(fd) != 0 {
-            ok = false
-            message = lastError()
-        }
-        close(fd)
-        if !ok {
-            unlink(path)
-            throw .io(path: path, message: message)
-        }
+        if message == nil, sync, fsync(fd) != 0 { message = lastError() }
+        return message
     }
 
     static func syncDirectory(_ path: String) throws(StoreError) {

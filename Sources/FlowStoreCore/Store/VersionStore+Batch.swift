@@ -218,49 +218,56 @@ public final class VersionBatch {
     public func flush() throws(StoreError) {
         guard let writer, !pending.isEmpty || writer.stagedCount > 0 else { return }
         defer { resetFlush() }
-        var prepared: [BatchWriter.PreparedRef] = []
+        // Every ref this flush moves, in the order they move: paths, then heads, then labels.
+        var moves: [(name: RefName, expected: ObjectID?, new: ObjectID)] = []
+        for name in touchedPaths + touchedHeads + touchedLabels {
+            guard let track = refs[name], let event = track.event, event != track.expected else { continue }
+            moves.append((name, track.expected, event))
+        }
+        var locked: [RefName: BatchWriter.LockedRef] = [:]
+        let conflicts: [RefName]
         do {
-            for name in touchedPaths + touchedHeads + touchedLabels {
-                guard let track = refs[name], let event = track.event, event != track.expected else { continue }
-                prepared.append(try writer.prepareRef(name, expected: track.expected, new: event))
-            }
+            let result = try writer.lockRefs(moves)
+            for ref in result.locked { locked[ref.name] = ref }
+            conflicts = result.conflicts
             if writer.stagedCount > 0 {
-                try writer.publishObjects()  // barrier (objects and ref temps durable), rename, barrier
-            } else if !prepared.isEmpty {
-                try writer.barrier()  // ref temps durable
+                try writer.publishObjects()  // barrier (objects and new ref contents durable), rename, barrier
+            } else if !locked.isEmpty {
+                try writer.barrier()  // new ref contents durable
             }
         } catch {
-            writer.discard(prepared)
+            writer.release(Array(locked.values))
             forgetAll()
             throw error
         }
 
-        // Compare-and-swap in order; a file whose path or head someone else moved is redone.
+        // Someone else moved these since we read them: a file whose path or head moved is
+        // redone on top of theirs; a label is moved again after theirs.
         var redo: Set<FlowPath> = []
         var relabel: [RefName] = []
-        var remaining = prepared[...]
-        while let ref = remaining.popFirst() {
-            guard let track = refs[ref.name] else { continue }
-            if redo.contains(track.path) {
-                writer.discard([ref])
+        for name in conflicts {
+            guard let track = refs[name] else { continue }
+            if name.rawValue.hasPrefix("paths/") || name.rawValue.hasSuffix("/head") {
+                redo.insert(track.path)
+            } else {
+                relabel.append(name)
+            }
+        }
+        for move in moves {
+            guard let ref = locked.removeValue(forKey: move.name) else { continue }
+            guard let track = refs[ref.name], !redo.contains(track.path) else {
+                writer.release([ref])
                 continue
             }
-            let moved: Bool
             do {
-                moved = try writer.moveRef(ref)
+                try writer.commit(ref)
             } catch {
-                writer.discard(Array(remaining))
+                writer.release(Array(locked.values))
                 forgetAll()
                 throw error
             }
-            if moved {
-                refs[ref.name]?.expected = ref.new
-                refs[ref.name]?.moves = []
-            } else if ref.name.rawValue.hasPrefix("paths/") || ref.name.rawValue.hasSuffix("/head") {
-                redo.insert(track.path)
-            } else {
-                relabel.append(ref.name)
-            }
+            refs[ref.name]?.expected = ref.new
+            refs[ref.name]?.moves = []
         }
         try writer.barrier()
 
