@@ -152,6 +152,33 @@ struct GroupCommitTests {
         #expect(events.sorted() == ["ada", "grace", "importer"].sorted())
     }
 
+    // MARK: Batch ref moves through lock files
+
+    /// Batch writers write a ref's new content into its lock file and rename that over the ref
+    /// (FORMAT §4). A lock file a crash left behind, content and all, is neither read as the
+    /// ref nor in the way of the next move; the moved ref is read-only like every ref file.
+    @Test func batchRefMovesReuseALeftoverLockFile() throws {
+        let t = try TestStore()
+        let path = try FlowPath("locks/flow")
+        let first = try #require(try t.store.commitBatch([NewVersion(path: path, kind: .flow, definition: Self.flow(1))], author: "a").first)
+        let head = RefNames.head(first.file)
+        let refPath = "\(t.root)/refs/\(head.rawValue).ref"
+        let lockPath = "\(t.root)/refs/\(head.rawValue).lock"
+        try Data("\(String(repeating: "0", count: 64))\nleft by a crash".utf8).write(to: URL(fileURLWithPath: lockPath))
+        #expect(try t.store.head(of: path) == first.versionID)
+        #expect(try t.store.verify().problems.isEmpty)
+        let second = try #require(try t.store.commitBatch([NewVersion(path: path, kind: .flow, definition: Self.flow(2))], author: "a").first)
+        #expect(try t.store.head(of: path) == second.versionID)
+        #expect(!FileManager.default.fileExists(atPath: lockPath), "the lock file became the ref")
+        #expect(try String(contentsOfFile: refPath, encoding: .utf8) == (try t.store.refs.read(head)).map { "\($0.hex)\n" })
+        let mode = try FileManager.default.attributesOfItem(atPath: refPath)[.posixPermissions] as? Int
+        #expect(mode == 0o444)
+        // A single (non-batch) move after it, on the same ref, still works.
+        try t.store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(3)), author: "a")
+        #expect(try t.store.history(from: try t.store.head(of: path)).map(\.1.number) == [3, 2, 1])
+        #expect(try t.store.verify().problems.isEmpty)
+    }
+
     // MARK: Group commit
 
     /// Many concurrent commits, several per file, one refused: each caller gets what `commit`

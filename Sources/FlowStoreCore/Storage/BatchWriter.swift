@@ -152,10 +152,8 @@ final class BatchWriter {
                     continue
                 }
                 locked.append(ref)
-                // Read-only like every ref file, once it is renamed into place.
                 if let message = POSIXFile.replaceContents(
                     of: ref.fd, with: Array("\(move.new.hex)\n".utf8), sync: !Self.hasFileSystemBarrier)
-                    ?? (fchmod(ref.fd, 0o444) == 0 ? nil : POSIXFile.lastError())
                 {
                     throw StoreError.io(path: lockPath, message: message)
                 }
@@ -177,6 +175,9 @@ final class BatchWriter {
             release([ref])
             throw .io(path: file, message: message)
         }
+        // Read-only like every ref file, once it is one (a lock file left by a crash stays
+        // writable, so the next writer can reuse it). A crash before this leaves a 0644 ref: harmless.
+        fchmod(ref.fd, 0o444)
         close(ref.fd)
         if !Self.hasFileSystemBarrier { try POSIXFile.syncDirectory(POSIXFile.parent(of: file)) }
     }
