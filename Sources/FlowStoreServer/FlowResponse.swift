@@ -39,15 +39,14 @@ extension ServerState {
         var found: FlowFile?
         for (path, file) in files {
             let id = PublicIDs.flow(file)
-            guard id == publicID || flowLocations.value(forKey: id) == nil else { continue }
+            let sought = id == publicID
+            // Flows already remembered are skipped; the sought one's hint may be stale.
+            guard sought ? found == nil : flowLocations.value(forKey: id) == nil else { continue }
             let object = try run { () throws(StoreError) in try store.fileObject(file) }
             guard object.kind == .flow else { continue }
             // Every flow met on the way is remembered, so a scan is paid about once per flow.
-            if flowLocations.value(forKey: id) == nil { flowLocations.set(FlowLocation(file: file, path: path), forKey: id) }
-            if id == publicID, found == nil {
-                found = FlowFile(path: path, id: file, object: object)
-                flowLocations.set(FlowLocation(file: file, path: path), forKey: id)
-            }
+            flowLocations.set(FlowLocation(file: file, path: path), forKey: id)
+            if sought { found = FlowFile(path: path, id: file, object: object) }
         }
         guard let found else { throw .notFound("Flow with id \(publicID) not found") }
         return found
@@ -89,6 +88,12 @@ extension ServerState {
         }
     }
 
+    /// `known` when the caller has already read them, else `deployments(of:)`.
+    func deployments(of file: ObjectID, known: [String: ObjectID]?) throws(APIError) -> [String: ObjectID] {
+        if let known { return known }
+        return try deployments(of: file)
+    }
+
     /// The environments a file has deployments in: environment name → version.
     func deployments(of file: ObjectID) throws(APIError) -> [String: ObjectID] {
         var out: [String: ObjectID] = [:]
@@ -102,9 +107,7 @@ extension ServerState {
     func deployed(
         to environment: String, of flow: FlowFile, deployments known: [String: ObjectID]? = nil
     ) throws(APIError) -> VersionEntry? {
-        let all: [String: ObjectID]
-        if let known { all = known } else { all = try deployments(of: flow.id) }
-        guard let id = all[environment] else { return nil }
+        guard let id = try deployments(of: flow.id, known: known)[environment] else { return nil }
         let e = try entry(id)
         return e.metadata.hidden ? nil : e
     }
@@ -163,8 +166,7 @@ extension ServerState {
     func encodedFlowResponse(
         _ flow: FlowFile, _ entry: VersionEntry, deployments known: [String: ObjectID]? = nil
     ) throws(APIError) -> APIResponse {
-        let deployments: [String: ObjectID]
-        if let known { deployments = known } else { deployments = try self.deployments(of: flow.id) }
+        let deployments = try self.deployments(of: flow.id, known: known)
         let logs = try run { () throws(StoreError) in try store.logCount(file: flow.id, version: entry.id) }
         let key = FlowResponseKey(
             file: flow.id, path: flow.path.rawValue, version: entry.id, metadataEvent: entry.metadataEvent,
@@ -191,8 +193,7 @@ extension ServerState {
         if let logCount { logs = logCount } else {
             logs = try run { () throws(StoreError) in try store.logCount(file: flow.id, version: entry.id) }
         }
-        let deployments: [String: ObjectID]
-        if let known { deployments = known } else { deployments = try self.deployments(of: flow.id) }
+        let deployments = try self.deployments(of: flow.id, known: known)
         let updated = max(v.createdAt, entry.metadata.updatedAt ?? v.createdAt)
 
         var o = JSONObject()

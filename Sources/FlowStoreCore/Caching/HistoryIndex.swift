@@ -44,11 +44,9 @@ public struct HistorySummary: Sendable {
 
     mutating func add(_ id: ObjectID, _ version: VersionObject) {
         guard reachable.insert(id).inserted else { return }
-        if let current = newestByContent[version.content],
-            current.number > version.number || (current.number == version.number && current.createdAt >= version.createdAt)
-        {
-            // keep the newer one
-        } else {
+        // Newest by `history`'s order: number, then time.
+        let recorded = newestByContent[version.content]
+        if recorded.map({ ($0.number, $0.createdAt) < (version.number, version.createdAt) }) ?? true {
             newestByContent[version.content] = Newest(id: id, number: version.number, createdAt: version.createdAt)
         }
         if let name = version.name { byName[name, default: []].append(id) }

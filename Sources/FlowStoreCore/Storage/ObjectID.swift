@@ -8,8 +8,7 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// Accepts exactly 64 lowercase hex characters.
     public init?(hex: some StringProtocol) {
-        guard hex.utf8.count == 64, hex.utf8.allSatisfy(ObjectID.isLowerHex) else { return nil }
-        self.hex = String(hex)
+        self.init(hexBytes: hex.utf8)
     }
 
     /// Accepts exactly 64 lowercase hex bytes (a ref file's contents, without a string first).

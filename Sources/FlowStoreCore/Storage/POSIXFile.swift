@@ -38,8 +38,6 @@ enum POSIXFile {
         return out
     }
 
-    /// Writes `bytes` to `path` so that readers see either nothing or the whole file:
-    /// a temp file in `tempDirectory` (same file system), fsync, rename, fsync of the directory.
     /// Reads a file of at most `limit` bytes in one `read` (no `fstat`, no second buffer):
     /// refs are read on every request. `nil` when it does not exist; longer files are an error.
     static func readSmall(_ path: String, limit: Int) throws(StoreError) -> [UInt8]? {
@@ -67,6 +65,8 @@ enum POSIXFile {
         return out
     }
 
+    /// Writes `bytes` to `path` so that readers see either nothing or the whole file:
+    /// a temp file in `tempDirectory` (same file system), fsync, rename, fsync of the directory.
     static func writeAtomically(
         _ bytes: [UInt8], to path: String, tempDirectory: String, sync: Bool = true
     ) throws(StoreError) {

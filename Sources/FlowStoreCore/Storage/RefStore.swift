@@ -110,8 +110,7 @@ public struct FileRefStore: RefStore {
     /// Counts the ref files a `list(prefix:)` would read, from directory listings alone.
     public func count(prefix: String) throws(StoreError) -> Int {
         var n = 0
-        let dirPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
-        try walk(relative: dirPart) { (relative: String) throws(StoreError) in
+        try walk(relative: Self.directory(ofPrefix: prefix)) { (relative: String) throws(StoreError) in
             if relative.hasPrefix(prefix), (try? RefName(relative)) != nil { n += 1 }
         }
         return n
@@ -169,9 +168,7 @@ public struct FileRefStore: RefStore {
         prefix: String, unreadable: ((_ ref: String, _ error: StoreError) -> Void)?
     ) throws(StoreError) -> [(name: RefName, event: ObjectID)] {
         var found: [(name: RefName, event: ObjectID)] = []
-        // Walk only the directory the prefix names, then filter by the full prefix.
-        let dirPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
-        try walk(relative: dirPart) { (relative: String) throws(StoreError) in
+        try walk(relative: Self.directory(ofPrefix: prefix)) { (relative: String) throws(StoreError) in
             guard relative.hasPrefix(prefix) else { return }
             let event: ObjectID?
             do throws(StoreError) {
@@ -215,6 +212,13 @@ public struct FileRefStore: RefStore {
             }
         }
         return removed
+    }
+
+    /// The directory (relative to `refs/`) a prefix names: only it is walked, and what is
+    /// found there is filtered by the full prefix.
+    private static func directory(ofPrefix prefix: String) -> String {
+        guard let slash = prefix.lastIndex(of: "/") else { return "" }
+        return String(prefix[..<slash])
     }
 
     private func walk(relative: String, _ visit: (String) throws(StoreError) -> Void) throws(StoreError) {

@@ -79,10 +79,20 @@ public enum ObjectTransfer {
         _ ids: [ObjectID], from source: any ObjectStore, to destination: any ObjectStore,
         progress: ((Progress) -> Void)? = nil
     ) throws(StoreError) -> Int {
+        try copy(ids, from: source, progress: progress) { (data: [UInt8]) throws(StoreError) in
+            try destination.put(data)
+        }
+    }
+
+    /// `copy`, handing each object's bytes to `write` (e.g. a `BatchWriter`'s `stage`).
+    static func copy(
+        _ ids: [ObjectID], from source: any ObjectStore, progress: ((Progress) -> Void)?,
+        write: ([UInt8]) throws(StoreError) -> Void
+    ) throws(StoreError) -> Int {
         var bytes = 0
         for (index, id) in ids.enumerated() {
             let data = try source.get(id)  // re-hashed on read: what arrives is what was checked
-            try destination.put(data)
+            try write(data)
             bytes += data.count
             progress?(Progress(phase: .copying, done: index + 1, total: ids.count))
         }

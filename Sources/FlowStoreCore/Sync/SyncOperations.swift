@@ -253,12 +253,8 @@ extension VersionStore {
             return try ObjectTransfer.copy(ids, from: source, to: objects, progress: progress)
         }
         let writer = try BatchWriter(objects: files, refs: fileRefs)
-        var bytes = 0
-        for (index, id) in ids.enumerated() {
-            let data = try source.get(id)  // re-hashed on read: what arrives is what was checked
+        let bytes = try ObjectTransfer.copy(ids, from: source, progress: progress) { (data: [UInt8]) throws(StoreError) in
             try writer.stage(data)
-            bytes += data.count
-            progress?(ObjectTransfer.Progress(phase: .copying, done: index + 1, total: ids.count))
         }
         try writer.publishObjects()
         return bytes
