@@ -3,6 +3,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <fcntl.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,17 @@ int flowstore_syncfs(int fd) {
     return syncfs(fd);
 #else
     (void)fd;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int flowstore_rename_exchange(const char *from, const char *to) {
+#if defined(__linux__) && defined(SYS_renameat2)
+    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 2 /* RENAME_EXCHANGE */);
+#else
+    (void)from;
+    (void)to;
     errno = ENOSYS;
     return -1;
 #endif

@@ -154,9 +154,11 @@ struct GroupCommitTests {
 
     // MARK: Batch ref moves through lock files
 
-    /// Batch writers write a ref's new content into its lock file and rename that over the ref
-    /// (FORMAT §4). A lock file a crash left behind, content and all, is neither read as the
-    /// ref nor in the way of the next move; the moved ref is read-only like every ref file.
+    /// Batch writers write a ref's new content into its lock file and swap it with the ref,
+    /// or rename it over the ref where swapping is not supported (FORMAT §4). A lock file a
+    /// crash left behind, content and all, is neither read as the ref nor in the way of the
+    /// next move; the moved ref is read-only like every ref file, and the old ref stays behind
+    /// as the next move's lock file, writable, so the next writer — batch or single — reuses it.
     @Test func batchRefMovesReuseALeftoverLockFile() throws {
         let t = try TestStore()
         let path = try FlowPath("locks/flow")
@@ -164,18 +166,78 @@ struct GroupCommitTests {
         let head = RefNames.head(first.file)
         let refPath = "\(t.root)/refs/\(head.rawValue).ref"
         let lockPath = "\(t.root)/refs/\(head.rawValue).lock"
+        let firstEvent = try #require(try t.store.refs.read(head))
         try Data("\(String(repeating: "0", count: 64))\nleft by a crash".utf8).write(to: URL(fileURLWithPath: lockPath))
         #expect(try t.store.head(of: path) == first.versionID)
         #expect(try t.store.verify().problems.isEmpty)
         let second = try #require(try t.store.commitBatch([NewVersion(path: path, kind: .flow, definition: Self.flow(2))], author: "a").first)
         #expect(try t.store.head(of: path) == second.versionID)
-        #expect(!FileManager.default.fileExists(atPath: lockPath), "the lock file became the ref")
         #expect(try String(contentsOfFile: refPath, encoding: .utf8) == (try t.store.refs.read(head)).map { "\($0.hex)\n" })
-        let mode = try FileManager.default.attributesOfItem(atPath: refPath)[.posixPermissions] as? Int
-        #expect(mode == 0o444)
-        // A single (non-batch) move after it, on the same ref, still works.
+        func mode(_ path: String) throws -> Int? { try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int }
+        #expect(try mode(refPath) == 0o444)
+        if BatchWriter.swapsRefFiles {
+            // The old ref is the lock file now: its content, made writable for the next writer.
+            #expect(try String(contentsOfFile: lockPath, encoding: .utf8) == "\(firstEvent.hex)\n")
+            #expect(try mode(lockPath) == 0o644)
+        } else {
+            #expect(!FileManager.default.fileExists(atPath: lockPath), "the lock file became the ref")
+        }
+        // A single (non-batch) move after it, on the same ref, still works; so does a batch one.
+        try t.store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(3)), author: "a")
+        try t.store.commitBatch([NewVersion(path: path, kind: .flow, definition: Self.flow(4))], author: "a")
+        #expect(try t.store.history(from: try t.store.head(of: path)).map(\.1.number) == [4, 3, 2, 1])
+        #expect(try mode(refPath) == 0o444)
+        #expect(try t.store.verify().problems.isEmpty)
+        // Nobody holds it: gc removes it like any lock file a writer left.
+        #expect(try t.store.refs.read(head) != nil)
+        #expect(try (t.store.refs as? FileRefStore)?.removeStaleLocks() == (BatchWriter.swapsRefFiles ? 1 : 0))
+        #expect(!FileManager.default.fileExists(atPath: lockPath))
+    }
+
+    /// A batch writer makes its lock file read-only just before it becomes the ref; one killed
+    /// in between leaves a read-only lock file. The next writers wait on it read-only, take it
+    /// over, and make it writable again (for an unprivileged user the open for writing fails).
+    @Test func aReadOnlyLockFileLeftByACrashIsTakenOver() throws {
+        let t = try TestStore()
+        let path = try FlowPath("locks/read-only")
+        let first = try t.store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(1)), author: "a")
+        let lockPath = "\(t.root)/refs/\(RefNames.head(first.file).rawValue).lock"
+        try Data("\(first.versionID.hex)\n".utf8).write(to: URL(fileURLWithPath: lockPath))
+        #expect(chmod(lockPath, 0o444) == 0)
+        try t.store.commitBatch([NewVersion(path: path, kind: .flow, definition: Self.flow(2))], author: "a")
+        #expect(chmod(lockPath, 0o444) == 0 || !FileManager.default.fileExists(atPath: lockPath))
         try t.store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(3)), author: "a")
         #expect(try t.store.history(from: try t.store.head(of: path)).map(\.1.number) == [3, 2, 1])
+        #expect(try t.store.verify().problems.isEmpty)
+    }
+
+    /// Batch and single writers moving the same refs at once, as fast as they can: every
+    /// lock handed over by a swap or an unlink is taken by exactly one writer, so each file's
+    /// version numbers come out dense and unique and the store verifies.
+    @Test func batchAndSingleWritersRaceOnTheSameRefs() throws {
+        let t = try TestStore()
+        let paths = try (0..<2).map { try FlowPath("race/flow-\($0)") }
+        for path in paths { try t.store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(0)), author: "seed") }
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 6) { writer in
+            for i in 0..<20 {
+                let new = NewVersion(path: paths[i % 2], kind: .flow, definition: Self.flow(1000 * (writer + 1) + i))
+                do {
+                    if writer % 2 == 0 {
+                        try t.store.commitBatch([new], author: "batch")
+                    } else {
+                        try t.store.commit(new, author: "single")
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        for path in paths {
+            let numbers = try t.store.history(from: try t.store.head(of: path)).map(\.1.number)
+            #expect(numbers == Array((1...61).reversed()))
+        }
         #expect(try t.store.verify().problems.isEmpty)
     }
 

@@ -14,6 +14,11 @@ int flowstore_syncfs(int fd);
 /// Whether `flowstore_syncfs` is a real file-system barrier on this platform.
 int flowstore_has_syncfs(void);
 
+/// Swaps the two names atomically (Linux `renameat2` with RENAME_EXCHANGE): both files stay,
+/// each under the other's name. Returns -1 with errno EINVAL or ENOSYS where the platform or
+/// file system cannot, ENOENT when either name is missing.
+int flowstore_rename_exchange(const char *from, const char *to);
+
 /// Flags set by `flowstore_json_string_prefix`.
 enum {
     /// It stopped at the start of an ill-formed or truncated UTF-8 sequence.

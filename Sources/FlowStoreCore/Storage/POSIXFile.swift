@@ -95,8 +95,13 @@ enum POSIXFile {
     /// Makes an open file hold exactly `bytes` (from offset 0, truncated after), fsynced when
     /// `sync`. Returns the error message, or `nil` on success.
     static func replaceContents(of fd: Int32, with bytes: [UInt8], sync: Bool) -> String? {
-        guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else { return lastError() }
-        return writeAll(bytes, to: fd, sync: sync)
+        // Overwritten in place, then cut to length: a file that already has the size (a ref's
+        // reused lock file) keeps its data block instead of freeing it and taking another.
+        guard lseek(fd, 0, SEEK_SET) == 0 else { return lastError() }
+        if let message = writeAll(bytes, to: fd, sync: false) { return message }
+        guard ftruncate(fd, off_t(bytes.count)) == 0 else { return lastError() }
+        if sync, fsync(fd) != 0 { return lastError() }
+        return nil
     }
 
     private static func writeAll(_ bytes: [UInt8], to fd: Int32, sync: Bool) -> String? {

@@ -79,8 +79,9 @@ public enum NameRules {
 /// Refs as files under `refs/`: `refs/<name>.ref` holds the event id on one line.
 ///
 /// Writers take an exclusive `flock` on `refs/<name>.lock`, compare, write a temp file, fsync,
-/// and rename over the ref. A writer killed at any point leaves the old ref intact, and its
-/// lock dies with it (flock locks are released by the kernel), so nothing stays stuck.
+/// and rename over the ref (batch writers put the lock file itself in place: `BatchWriter`).
+/// A writer killed at any point leaves the old ref intact, and its lock dies with it (flock
+/// locks are released by the kernel), so nothing stays stuck.
 public struct FileRefStore: RefStore {
     public let directory: String
     public let tempDirectory: String
@@ -133,12 +134,19 @@ public struct FileRefStore: RefStore {
     }
 
     /// Takes the exclusive lock, making sure the lock file we hold is still the one on disk
-    /// (a previous holder unlinks it on release). `BatchWriter` takes the same lock, so batch
-    /// and single writers exclude each other.
+    /// (a previous holder unlinks it, or swaps it with the ref, on release). `BatchWriter`
+    /// takes the same lock, so batch and single writers exclude each other.
     static func lock(_ lockPath: String) throws(StoreError) -> Int32 {
         while true {
-            let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw .io(path: lockPath, message: POSIXFile.lastError()) }
+            var fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+            // Read-only: a batch writer about to put it in place as the ref (or killed just
+            // before). Wait on it all the same; it is either gone when we get it, or ours to fix.
+            let readOnly = fd < 0 && errno == EACCES
+            if readOnly { fd = open(lockPath, O_RDONLY | O_CLOEXEC) }
+            guard fd >= 0 else {
+                if errno == ENOENT { continue }  // swapped or unlinked between the two opens
+                throw .io(path: lockPath, message: POSIXFile.lastError())
+            }
             while flock(fd, LOCK_EX) != 0 {
                 if errno != EINTR {
                     let message = POSIXFile.lastError()
@@ -151,7 +159,13 @@ public struct FileRefStore: RefStore {
             if fstat(fd, &held) == 0, stat(lockPath, &onDisk) == 0,
                 held.st_ino == onDisk.st_ino, held.st_dev == onDisk.st_dev
             {
-                return fd
+                if !readOnly { return fd }
+                // Left read-only by a killed writer: make it writable and open it again.
+                guard fchmod(fd, 0o644) == 0 else {
+                    let message = POSIXFile.lastError()
+                    close(fd)
+                    throw .io(path: lockPath, message: message)
+                }
             }
             close(fd)
         }
@@ -198,7 +212,7 @@ public struct FileRefStore: RefStore {
                     if !entry.hasSuffix(".ref"), POSIXFile.isDirectory(path) { pending.append(path) }
                     continue
                 }
-                let fd = open(path, O_RDWR | O_CLOEXEC)
+                let fd = open(path, O_RDONLY | O_CLOEXEC)  // flock needs no write access
                 guard fd >= 0 else { continue }
                 defer { close(fd) }
                 guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }  // held: a live writer
