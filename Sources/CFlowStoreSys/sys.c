@@ -41,6 +41,17 @@ int flowstore_rename_exchange(const char *from, const char *to) {
 #endif
 }
 
+int flowstore_rename_noreplace(const char *from, const char *to) {
+#if defined(__linux__) && defined(SYS_renameat2)
+    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */);
+#else
+    (void)from;
+    (void)to;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 int flowstore_has_syncfs(void) {
 #if defined(__linux__)
     return 1;

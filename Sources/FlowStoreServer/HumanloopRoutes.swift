@@ -9,11 +9,12 @@ struct HumanloopRoutes {
     /// POST /v5/flows: creates the flow if needed; identical attributes return the existing
     /// version (a Humanloop version *is* its attributes); a duplicate effective version name → 409.
     ///
-    /// The checks and the response run on a Dispatch thread (freeing the event loops for HTTP
-    /// meanwhile); the commit joins the next group flush (`GroupCommit`), so concurrent upserts
-    /// share their fsyncs.
+    /// The checks and the response run on the request's own task, as Get Flow does: they read a
+    /// few refs and cached objects, and a hop to a Dispatch thread and back cost more than they
+    /// do (measured). The commit joins the group commit (`GroupCommit`), so concurrent upserts
+    /// share their fsyncs; only annotating (an fsync of its own) goes to a Dispatch thread.
     func upsert(_ request: APIRequest) async throws(APIError) -> APIResponse {
-        var new = try await Blocking.run { () throws(APIError) in try planUpsert(request) }
+        var new = try planUpsert(request)
         let author = request.user.author
         var result: CommitResult
         var nameAsAnnotation: String?
@@ -33,6 +34,10 @@ struct HumanloopRoutes {
         let committed = result
         let path = new.path
         let name = nameAsAnnotation
+        // A new version with its own name has nothing to annotate: no fsync, so no thread hop.
+        if committed.created, name == nil {
+            return try upserted(committed, at: path, nameAsAnnotation: nil, author: author)
+        }
         return try await Blocking.run { () throws(APIError) in
             try upserted(committed, at: path, nameAsAnnotation: name, author: author)
         }
@@ -57,8 +62,9 @@ struct HumanloopRoutes {
             }
             entry = try state.entry(committed.versionID)
         }
-        guard let flow = try state.flow(at: path) else { throw .notFound("Flow \(path.rawValue) not found") }
-        return try state.encodedFlowResponse(flow, entry)
+        // The flow the version was committed to (not re-read from the path: its object is cached).
+        let object = try state.run { () throws(StoreError) in try store.fileObject(committed.file) }
+        return try state.encodedFlowResponse(FlowFile(path: path, id: committed.file, object: object), entry)
     }
 
     /// Validates an upsert and decides what to commit: the flow's path, its definition, and

@@ -308,8 +308,11 @@ struct GroupCommitTests {
             let expected = n == 0 ? 25 : 26
             #expect(numbers == Array((1...expected).reversed()), "dense, unique numbers on \(path.rawValue)")
         }
-        // One flush for commit 0, one for the 199 that queued behind it.
-        #expect(group.statistics == .init(flushes: 2, committed: 200, waiting: 0, flushing: 0))
+        // One flush for commit 0; the 199 that queued behind it share one more — or two, when
+        // the next round is taken before commit 0's completes: flow-0's 24 then wait for it.
+        let statistics = group.statistics
+        #expect(statistics.flushes == 2 || statistics.flushes == 3)
+        #expect(statistics.committed == 200 && statistics.waiting == 0 && statistics.flushing == 0)
         #expect(try t.store.verify().problems.isEmpty)
     }
 

@@ -19,6 +19,10 @@ int flowstore_has_syncfs(void);
 /// file system cannot, ENOENT when either name is missing.
 int flowstore_rename_exchange(const char *from, const char *to);
 
+/// Renames `from` to `to` unless `to` exists (Linux `renameat2` with RENAME_NOREPLACE): then
+/// -1 with errno EEXIST. EINVAL or ENOSYS where the platform or file system cannot.
+int flowstore_rename_noreplace(const char *from, const char *to);
+
 /// Flags set by `flowstore_json_string_prefix`.
 enum {
     /// It stopped at the start of an ill-formed or truncated UTF-8 sequence.

@@ -43,7 +43,7 @@ final class BatchWriter {
     private var stagedIDs: Set<ObjectID> = []
     private(set) var stagedBytes = 0
     /// Objects not yet handed to the staging thread: it is woken once per group, not per object.
-    private var group: [(ObjectID, [UInt8])] = []
+    private var group: [StagedObject] = []
     private var groupBytes = 0
 
     /// A ref locked for a move whose new content is already in its lock file: `commit` renames
@@ -79,12 +79,14 @@ final class BatchWriter {
     /// Stages canonical bytes as an object and returns its id at once; the temp file is written
     /// (and published) in the background, and a write error is thrown by a later `stage` or by
     /// `publishObjects`. Idempotent, and a no-op for an object already stored intact (as
-    /// `FileObjectStore.put` decides).
+    /// `FileObjectStore.put` decides). `isNew` says the object cannot be stored yet (it holds a
+    /// fresh timestamp or nonce): it is written without looking for it first, which saves a
+    /// lookup in a large directory (and should it exist after all, the intact copy is kept).
     @discardableResult
-    func stage(_ canonicalBytes: [UInt8]) throws(StoreError) -> ObjectID {
+    func stage(_ canonicalBytes: [UInt8], isNew: Bool = false) throws(StoreError) -> ObjectID {
         let id = ObjectID(hashing: canonicalBytes)
         if stagedIDs.contains(id) { return id }
-        group.append((id, canonicalBytes))
+        group.append(StagedObject(id: id, bytes: canonicalBytes, isNew: isNew))
         groupBytes += canonicalBytes.count
         if group.count >= 64 || groupBytes >= 1 << 20 { try handOver() }
         stagedIDs.insert(id)
@@ -107,21 +109,67 @@ final class BatchWriter {
 
     static func barrier(_ fd: Int32, path: String) throws(StoreError) {
         guard hasFileSystemBarrier else { return }  // per-file fsyncs did the work
+        let started = monotonicNanoseconds()
         while flowstore_syncfs(fd) != 0 {
             if errno == EINTR { continue }
             throw .io(path: path, message: "syncfs: \(POSIXFile.lastError())")
         }
+        guard let device = device(of: fd) else { return }
+        barrierStarts.withLock { starts in starts[device] = max(starts[device] ?? 0, started) }
+    }
+
+    /// When the last successful barrier on each file system (by device) began. One that began
+    /// after some writes had returned made them durable: a flush whose writes another flush's
+    /// barrier covered skips its own first barrier (`GroupCommit` overlaps flushes, so this is
+    /// most of them).
+    private static let barrierStarts = Mutex<[UInt64: UInt64]>([:])
+    /// When `writeStaged` returned (everything staged, and the ref locks' contents, written).
+    private var writtenAt: UInt64?
+
+    private static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
+    private static func device(of fd: Int32) -> UInt64? {
+        var info = stat()
+        return fstat(fd, &info) == 0 ? UInt64(info.st_dev) : nil
+    }
+
+    /// Whether a barrier has made everything durable that was written before `writtenAt`.
+    private var writesAreDurable: Bool {
+        guard Self.hasFileSystemBarrier, let writtenAt, let device = Self.device(of: barrierFD) else { return false }
+        return Self.barrierStarts.withLock { ($0[device] ?? 0) > writtenAt }
+    }
+
+    /// Step 1 to its end: waits until every staged object is in a temp file (not yet durable).
+    /// `publishObjects` then has only the barriers and renames left.
+    func writeStaged() throws(StoreError) {
+        try handOver()
+        try stager.waitWritten()
+        writtenAt = Self.monotonicNanoseconds()
     }
 
     /// Steps 2–4 for everything staged: waits for the staging thread, makes the last temp files
-    /// durable, moves them into `objects/`, and makes that durable. Also a barrier for any
-    /// prepared ref temp files.
+    /// durable (unless a barrier since `writeStaged` did), moves them into `objects/`, and makes
+    /// that durable. Also a barrier for the ref locks' new contents.
     func publishObjects() throws(StoreError) {
         try handOver()
         stagedIDs.removeAll(keepingCapacity: true)
         stagedBytes = 0
-        try stager.publishAll()
+        let durable = writesAreDurable
+        writtenAt = nil
+        try stager.publishAll(tempFilesDurable: durable)
         try barrier()
+    }
+
+    /// A barrier for the ref locks' new contents when nothing else was staged, skipped when a
+    /// barrier since `writeStaged` already made them durable.
+    func barrierForLockedRefs() throws(StoreError) {
+        let durable = writesAreDurable
+        writtenAt = nil
+        if !durable { try barrier() }
     }
 
     /// Step 1 for refs: takes each ref's lock (`FileRefStore.lock`, in name order, so two
@@ -138,8 +186,10 @@ final class BatchWriter {
         var conflicts: [RefName] = []
         do throws(StoreError) {
             for move in moves.sorted(by: { $0.name < $1.name }) {
-                try POSIXFile.makeDirectories(
-                    POSIXFile.parent(of: refStore.path(of: move.name)), sync: !Self.hasFileSystemBarrier)
+                if move.expected == nil {  // a ref that exists has its directory
+                    try POSIXFile.makeDirectories(
+                        POSIXFile.parent(of: refStore.path(of: move.name)), sync: !Self.hasFileSystemBarrier)
+                }
                 let lockPath = "\(refStore.directory)/\(move.name.rawValue).lock"
                 let ref = LockedRef(name: move.name, new: move.new, lockPath: lockPath, fd: try FileRefStore.lock(lockPath))
                 let current: ObjectID?
@@ -221,6 +271,13 @@ final class BatchWriter {
     }
 }
 
+/// An object on its way to the staging thread.
+struct StagedObject {
+    var id: ObjectID
+    var bytes: [UInt8]
+    var isNew: Bool
+}
+
 /// The background half of `BatchWriter`: a writer thread that writes staged objects to temp
 /// files in `tmp/` (skipping objects already stored intact), and a publisher thread that, every
 /// `chunk` written objects, makes them durable with one barrier and renames them into
@@ -243,7 +300,7 @@ final class StagingThread: @unchecked Sendable {
     private var publisherThread = pthread_t()
     private var started = false
     // Shared with the thread, under `mutex`.
-    private var queue: [[(ObjectID, [UInt8])]] = []
+    private var queue: [[StagedObject]] = []
     private var queueHead = 0
     private var queuedBytes = 0
     private var busy = false
@@ -255,7 +312,6 @@ final class StagingThread: @unchecked Sendable {
     private var publishing = false
     private var failure: StoreError?
     // The thread's own (or the caller's, once the thread is idle).
-    private var knownFanouts: Set<String> = []
     private var touchedDirectories: Set<String> = []
     /// Temp names: one random prefix per batch and a counter (not eight `getrandom` calls each).
     private let tempPrefix: String
@@ -299,21 +355,30 @@ final class StagingThread: @unchecked Sendable {
     }
 
     /// Queues a group of objects; throws the first error the thread met, if any.
-    func submit(_ items: [(ObjectID, [UInt8])]) throws(StoreError) {
+    func submit(_ items: [StagedObject]) throws(StoreError) {
         startIfNeeded()
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while queuedBytes >= Self.maxQueuedBytes, failure == nil { pthread_cond_wait(changed, mutex) }
         if let failure { throw failure }
         queue.append(items)
-        for (_, bytes) in items { queuedBytes += bytes.count }
+        for item in items { queuedBytes += item.bytes.count }
         pthread_cond_broadcast(changed)
+    }
+
+    /// Waits for the writer thread to write everything queued; throws the first error met.
+    func waitWritten() throws(StoreError) {
+        guard started else { return }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while queueHead < queue.count || busy { pthread_cond_wait(changed, mutex) }
+        if let failure { throw failure }
     }
 
     /// Waits for the thread to write everything queued, then publishes what it has not:
     /// barrier, renames (then, without `syncfs`, fsync of the directories). The caller's
     /// barrier after this makes the renames durable. Throws the first error met.
-    func publishAll() throws(StoreError) {
+    func publishAll(tempFilesDurable: Bool = false) throws(StoreError) {
         pthread_mutex_lock(mutex)
         while queueHead < queue.count || busy || !rounds.isEmpty || publishing { pthread_cond_wait(changed, mutex) }
         queue.removeAll(keepingCapacity: true)
@@ -328,7 +393,7 @@ final class StagingThread: @unchecked Sendable {
             for object in rest { unlink(object.temp) }
             throw error
         }
-        try publish(rest)
+        try publish(rest, durable: tempFilesDurable)
         for directory in touchedDirectories { try POSIXFile.syncDirectory(directory) }
         touchedDirectories.removeAll()
     }
@@ -364,14 +429,14 @@ final class StagingThread: @unchecked Sendable {
             var written: [Written] = []
             var firstError: StoreError?
             var bytesDone = 0
-            for (id, bytes) in items where !skip && firstError == nil {
-                switch write(id, bytes) {
+            for item in items where !skip && firstError == nil {
+                switch write(item) {
                 case .success(let object?): written.append(object)
                 case .success(nil): break
                 case .failure(let error): firstError = error
                 }
             }
-            for (_, bytes) in items { bytesDone += bytes.count }
+            for item in items { bytesDone += item.bytes.count }
 
             pthread_mutex_lock(mutex)
             queuedBytes -= bytesDone
@@ -411,27 +476,29 @@ final class StagingThread: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    private func write(_ id: ObjectID, _ bytes: [UInt8]) -> Result<Written?, StoreError> {
+    private func write(_ object: StagedObject) -> Result<Written?, StoreError> {
         // An existing file counts only if it hashes right (as in `FileObjectStore.put`).
-        if let existing = try? POSIXFile.read(objects.path(of: id)), ObjectID(hashing: existing) == id {
+        if !object.isNew, let existing = try? POSIXFile.read(objects.path(of: object.id)),
+            ObjectID(hashing: existing) == object.id
+        {
             return .success(nil)
         }
         tempCounter += 1
         let temp = tempPrefix + String(tempCounter)
         do {
-            try POSIXFile.writeNew(bytes, to: temp, sync: !BatchWriter.hasFileSystemBarrier)
+            try POSIXFile.writeNew(object.bytes, to: temp, sync: !BatchWriter.hasFileSystemBarrier)
         } catch {
             return .failure(error)
         }
-        return .success(Written(id: id, temp: temp))
+        return .success(Written(id: object.id, temp: temp))
     }
 
     /// Barrier, then renames `round` into `objects/`. On error the rest of the round's temp
     /// files are removed.
-    private func publish(_ round: [Written]) throws(StoreError) {
+    private func publish(_ round: [Written], durable: Bool = false) throws(StoreError) {
         guard !round.isEmpty else { return }
         do {
-            try BatchWriter.barrier(barrierFD, path: objects.tempDirectory)
+            if !durable { try BatchWriter.barrier(barrierFD, path: objects.tempDirectory) }
         } catch {
             for object in round { unlink(object.temp) }
             throw error
@@ -439,22 +506,49 @@ final class StagingThread: @unchecked Sendable {
         for (n, object) in round.enumerated() {
             let target = objects.path(of: object.id)
             let fanout = POSIXFile.parent(of: target)
-            if !knownFanouts.contains(fanout) {
-                // No fsync of `objects/` here: the barrier after this round's renames covers it.
-                do { try POSIXFile.makeDirectories(fanout, sync: !BatchWriter.hasFileSystemBarrier) } catch {
-                    for rest in round[n...] { unlink(rest.temp) }
-                    throw error
+            do throws(StoreError) {
+                if !(try place(object.temp, object.id, at: target)) {
+                    // No fan-out directory yet. No fsync of `objects/` here: the barrier after
+                    // this round's renames covers it.
+                    try POSIXFile.makeDirectories(fanout, sync: !BatchWriter.hasFileSystemBarrier)
+                    guard try place(object.temp, object.id, at: target) else {
+                        throw .io(path: target, message: "no such file or directory")
+                    }
                 }
-                knownFanouts.insert(fanout)
-            }
-            guard rename(object.temp, target) == 0 else {
-                let message = POSIXFile.lastError()
+            } catch {
                 for rest in round[n...] { unlink(rest.temp) }
-                throw .io(path: target, message: message)
+                throw error
             }
             if !BatchWriter.hasFileSystemBarrier { touchedDirectories.insert(fanout) }
         }
     }
+
+    /// Moves a durable temp file into place as an object. An object already there is kept if
+    /// it hashes right (the temp file is dropped), so a stored object's inode never changes;
+    /// a damaged one is replaced. False when the fan-out directory does not exist.
+    private func place(_ temp: String, _ id: ObjectID, at target: String) throws(StoreError) -> Bool {
+        if Self.canRenameWithoutReplacing.load(ordering: .relaxed) {
+            if flowstore_rename_noreplace(temp, target) == 0 { return true }
+            switch errno {
+            case ENOENT: return false
+            case EEXIST:
+                if let existing = try? POSIXFile.read(target), ObjectID(hashing: existing) == id {
+                    unlink(temp)
+                    return true
+                }
+            case EINVAL, ENOSYS: Self.canRenameWithoutReplacing.store(false, ordering: .relaxed)
+            default: throw .io(path: target, message: POSIXFile.lastError())
+            }
+        }
+        guard rename(temp, target) == 0 else {
+            if errno == ENOENT { return false }
+            throw .io(path: target, message: POSIXFile.lastError())
+        }
+        return true
+    }
+
+    /// Off once the kernel or file system refused `RENAME_NOREPLACE`.
+    private static let canRenameWithoutReplacing = Atomic<Bool>(true)
 }
 
 

@@ -114,6 +114,10 @@ public final class VersionBatch {
     /// Versions staged in this flush, for `base` checks before they are on disk.
     private var stagedVersions: [ObjectID: VersionObject] = [:]
     private var pending: [Pending] = []
+    /// Objects staged in this flush, decoded, for the store's object cache once they are
+    /// durable: the next commit on a file reads its head version and event, the server's answer
+    /// reads the version and content. Only kept when the store has a cache.
+    private var written: [(ObjectID, StoredObject, Int)] = []
     private var results: [CommitResult] = []
     private var resultCount = 0
 
@@ -186,14 +190,14 @@ public final class VersionBatch {
             if taken { throw .versionNameTaken(path: new.path.rawValue, name: name) }
         }
 
-        try writer.stage(contentBytes)
+        try stage(contentBytes, .content(ContentObject(kind: new.kind, definition: new.definition)), writer)
         var parents = state.tip.map { [$0.id] } ?? []
         if let base = new.base, base != state.tip?.id { parents.append(base) }
         let version = VersionObject(
             file: file, kind: new.kind, path: new.path, content: contentID, parents: parents,
             number: (state.tip?.version.number ?? 0) + 1, name: new.name, message: new.message, author: author,
             createdAt: store.clock(), metadata: new.metadata)
-        let versionID = try writer.stage(StoredObject.version(version).canonicalBytes())
+        let versionID = try stage(.version(version), writer)
         try stageMove(
             RefNames.head(file), to: versionID, message: new.message ?? "version \(version.number)", path: new.path,
             author: author)
@@ -216,8 +220,22 @@ public final class VersionBatch {
     /// Makes every version added so far durable and moves the refs; returns nothing new to
     /// wait for. Called automatically when a flush fills up, and by `finish`.
     public func flush() throws(StoreError) {
-        guard let writer, !pending.isEmpty || writer.stagedCount > 0 else { return }
-        defer { resetFlush() }
+        guard let prepared = try prepareFlush() else { return }
+        try completeFlush(prepared)
+    }
+
+    /// The first half of a flush, for callers that overlap flushes (`GroupCommit`): the refs
+    /// to move are locked, with their new contents in their lock files, and every staged
+    /// object is written to a temp file; nothing is durable or visible yet. `completeFlush`
+    /// must follow, with no `add` in between. Nil when there is nothing to flush.
+    struct PreparedFlush {
+        fileprivate var moves: [(name: RefName, expected: ObjectID?, new: ObjectID)]
+        fileprivate var locked: [RefName: BatchWriter.LockedRef]
+        fileprivate var conflicts: [RefName]
+    }
+
+    func prepareFlush() throws(StoreError) -> PreparedFlush? {
+        guard let writer, !pending.isEmpty || writer.stagedCount > 0 else { return nil }
         // Every ref this flush moves, in the order they move: paths, then heads, then labels.
         var moves: [(name: RefName, expected: ObjectID?, new: ObjectID)] = []
         for name in touchedPaths + touchedHeads + touchedLabels {
@@ -225,15 +243,30 @@ public final class VersionBatch {
             moves.append((name, track.expected, event))
         }
         var locked: [RefName: BatchWriter.LockedRef] = [:]
-        let conflicts: [RefName]
         do {
             let result = try writer.lockRefs(moves)
             for ref in result.locked { locked[ref.name] = ref }
-            conflicts = result.conflicts
+            try writer.writeStaged()
+            return PreparedFlush(moves: moves, locked: locked, conflicts: result.conflicts)
+        } catch {
+            writer.release(Array(locked.values))
+            forgetAll()
+            resetFlush()
+            throw error
+        }
+    }
+
+    /// The second half: objects made durable and put in place, refs moved, all durable; then
+    /// what concurrent writers got in the way of is redone on top of theirs.
+    func completeFlush(_ prepared: PreparedFlush) throws(StoreError) {
+        guard let writer else { return }
+        defer { resetFlush() }
+        var locked = prepared.locked
+        do {
             if writer.stagedCount > 0 {
                 try writer.publishObjects()  // barrier (objects and new ref contents durable), rename, barrier
             } else if !locked.isEmpty {
-                try writer.barrier()  // new ref contents durable
+                try writer.barrierForLockedRefs()  // new ref contents durable
             }
         } catch {
             writer.release(Array(locked.values))
@@ -245,7 +278,7 @@ public final class VersionBatch {
         // redone on top of theirs; a label is moved again after theirs.
         var redo: Set<FlowPath> = []
         var relabel: [RefName] = []
-        for name in conflicts {
+        for name in prepared.conflicts {
             guard let track = refs[name] else { continue }
             if name.rawValue.hasPrefix("paths/") || name.rawValue.hasSuffix("/head") {
                 redo.insert(track.path)
@@ -253,7 +286,7 @@ public final class VersionBatch {
                 relabel.append(name)
             }
         }
-        for move in moves {
+        for move in prepared.moves {
             guard let ref = locked.removeValue(forKey: move.name) else { continue }
             guard let track = refs[ref.name], !redo.contains(track.path) else {
                 writer.release([ref])
@@ -270,6 +303,9 @@ public final class VersionBatch {
             refs[ref.name]?.moves = []
         }
         try writer.barrier()
+        if let cache = store.objectCache {
+            for (id, object, cost) in written { cache.set(object, forKey: id, cost: cost) }
+        }
 
         // Rare: concurrent writers. Ordinary durable commits and ref moves, on top of theirs.
         for name in relabel {
@@ -300,6 +336,23 @@ public final class VersionBatch {
 
     // MARK: - Internals
 
+    /// Stages a version, event or file object: each holds a fresh timestamp (a file, a nonce),
+    /// so it cannot be stored yet and the writer need not look for it first.
+    @discardableResult
+    private func stage(_ object: StoredObject, _ writer: BatchWriter) throws(StoreError) -> ObjectID {
+        try stage(object.canonicalBytes(), object, writer, isNew: true)
+    }
+
+    /// Stages `object`, whose canonical bytes are `bytes`.
+    @discardableResult
+    private func stage(
+        _ bytes: [UInt8], _ object: StoredObject, _ writer: BatchWriter, isNew: Bool = false
+    ) throws(StoreError) -> ObjectID {
+        let id = try writer.stage(bytes, isNew: isNew)
+        if store.objectCache != nil { written.append((id, object, bytes.count)) }
+        return id
+    }
+
     private func record(_ result: CommitResult) -> Int {
         if keepResults { results.append(result) }
         resultCount += 1
@@ -312,6 +365,7 @@ public final class VersionBatch {
     }
 
     private func resetFlush() {
+        written.removeAll(keepingCapacity: true)
         touchedPaths.removeAll(keepingCapacity: true)
         touchedHeads.removeAll(keepingCapacity: true)
         touchedLabels.removeAll(keepingCapacity: true)
@@ -350,7 +404,7 @@ public final class VersionBatch {
         let event = EventObject(
             ref: name, action: action, from: track.target, to: target, prev: track.event, author: author,
             time: store.clock(), message: message)
-        let id = try writer.stage(StoredObject.event(event).canonicalBytes())
+        let id = try stage(.event(event), writer)
         if track.event == track.expected {
             let raw = name.rawValue
             if raw.hasPrefix("paths/") {
@@ -393,7 +447,7 @@ public final class VersionBatch {
     private func createFile(_ new: NewVersion, author: String, writer: BatchWriter) throws(StoreError) -> FileState {
         let object = FileObject(
             kind: new.kind, path: new.path, author: author, createdAt: store.clock(), nonce: POSIXFile.randomToken())
-        let file = try writer.stage(StoredObject.file(object).canonicalBytes())
+        let file = try stage(.file(object), writer)
         try stageMove(
             RefNames.path(new.path), to: file, message: "create \(new.kind.rawValue)", path: new.path, author: author)
         let state = FileState(file: file, kind: new.kind, tip: nil, diskHead: nil)
