@@ -241,6 +241,40 @@ struct GroupCommitTests {
         #expect(try t.store.verify().problems.isEmpty)
     }
 
+    /// Objects staged as new are written without looking for them first; should one exist
+    /// after all, an intact copy is kept as it is (same inode: stored objects never change) and
+    /// a damaged one is replaced.
+    @Test func stagedNewObjectsKeepAnIntactCopyAndReplaceADamagedOne() throws {
+        let t = try TestStore()
+        guard let objects = t.store.objects as? FileObjectStore, let refs = t.store.refs as? FileRefStore else {
+            Issue.record("not the file backend")
+            return
+        }
+        let intact = Array(#"{"type":"note","text":"already here"}"#.utf8)
+        let damaged = Array(#"{"type":"note","text":"bit flipped"}"#.utf8)
+        let intactID = try objects.put(intact)
+        let damagedID = try objects.put(damaged)
+        let damagedPath = objects.path(of: damagedID)
+        #expect(chmod(damagedPath, 0o644) == 0)
+        try Data("{\"type\":\"note\",\"text\":\"bit flopped\"}".utf8).write(to: URL(fileURLWithPath: damagedPath))
+        func inode(_ path: String) -> UInt64? {
+            var info = stat()
+            return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
+        }
+        let intactInode = inode(objects.path(of: intactID))
+
+        let writer = try BatchWriter(objects: objects, refs: refs)
+        #expect(try writer.stage(intact, isNew: true) == intactID)
+        #expect(try writer.stage(damaged, isNew: true) == damagedID)
+        try writer.writeStaged()
+        try writer.publishObjects()
+
+        #expect(inode(objects.path(of: intactID)) == intactInode)
+        #expect(try objects.get(intactID) == intact)
+        #expect(try objects.get(damagedID) == damaged)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(t.root)/tmp").isEmpty, "no temp file left")
+    }
+
     // MARK: Group commit
 
     /// Many concurrent commits, several per file, one refused: each caller gets what `commit`
