@@ -30,23 +30,13 @@ int flowstore_syncfs(int fd) {
 #endif
 }
 
-int flowstore_rename_exchange(const char *from, const char *to) {
+int flowstore_rename2(const char *from, const char *to, unsigned int flags) {
 #if defined(__linux__) && defined(SYS_renameat2)
-    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 2 /* RENAME_EXCHANGE */);
+    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, flags);
 #else
     (void)from;
     (void)to;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
-int flowstore_rename_noreplace(const char *from, const char *to) {
-#if defined(__linux__) && defined(SYS_renameat2)
-    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */);
-#else
-    (void)from;
-    (void)to;
+    (void)flags;
     errno = ENOSYS;
     return -1;
 #endif

@@ -14,14 +14,17 @@ int flowstore_syncfs(int fd);
 /// Whether `flowstore_syncfs` is a real file-system barrier on this platform.
 int flowstore_has_syncfs(void);
 
-/// Swaps the two names atomically (Linux `renameat2` with RENAME_EXCHANGE): both files stay,
-/// each under the other's name. Returns -1 with errno EINVAL or ENOSYS where the platform or
-/// file system cannot, ENOENT when either name is missing.
-int flowstore_rename_exchange(const char *from, const char *to);
+/// Flags of `flowstore_rename2` (Linux `renameat2`'s values).
+enum {
+    /// Fail with EEXIST when `to` exists, rather than replace it.
+    FLOWSTORE_RENAME_NOREPLACE = 1,
+    /// Swap the two names atomically: both files stay, each under the other's name.
+    FLOWSTORE_RENAME_EXCHANGE = 2,
+};
 
-/// Renames `from` to `to` unless `to` exists (Linux `renameat2` with RENAME_NOREPLACE): then
-/// -1 with errno EEXIST. EINVAL or ENOSYS where the platform or file system cannot.
-int flowstore_rename_noreplace(const char *from, const char *to);
+/// `rename` with one of the flags above (Linux `renameat2`). Returns -1 with errno EINVAL or
+/// ENOSYS where the platform or file system cannot; callers then fall back to `rename`.
+int flowstore_rename2(const char *from, const char *to, unsigned int flags);
 
 /// Flags set by `flowstore_json_string_prefix`.
 enum {

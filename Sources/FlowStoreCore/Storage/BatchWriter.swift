@@ -255,7 +255,7 @@ final class BatchWriter {
         // Only we may move this ref (we hold its lock): until the swap, only readers see it
         // writable, and a crash meanwhile leaves a 0644 ref, which is harmless.
         guard chmod(ref, 0o644) == 0 else { return false }  // ENOENT: the move creates the ref
-        if flowstore_rename_exchange(lock, ref) == 0 { return true }
+        if flowstore_rename2(lock, ref, UInt32(FLOWSTORE_RENAME_EXCHANGE)) == 0 { return true }
         if errno == EINVAL || errno == ENOSYS { canSwap.store(false, ordering: .relaxed) }
         chmod(ref, 0o444)
         return false
@@ -528,7 +528,7 @@ final class StagingThread: @unchecked Sendable {
     /// a damaged one is replaced. False when the fan-out directory does not exist.
     private func place(_ temp: String, _ id: ObjectID, at target: String) throws(StoreError) -> Bool {
         if Self.canRenameWithoutReplacing.load(ordering: .relaxed) {
-            if flowstore_rename_noreplace(temp, target) == 0 { return true }
+            if flowstore_rename2(temp, target, UInt32(FLOWSTORE_RENAME_NOREPLACE)) == 0 { return true }
             switch errno {
             case ENOENT: return false
             case EEXIST:
