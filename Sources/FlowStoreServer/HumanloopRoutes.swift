@@ -34,7 +34,8 @@ struct HumanloopRoutes {
         let committed = result
         let path = new.path
         let name = nameAsAnnotation
-        // A new version with its own name has nothing to annotate: no fsync, so no thread hop.
+        // A new version whose name needs no annotation has nothing to write (and nothing hidden
+        // to restore): no fsync, so no thread hop.
         if committed.created, name == nil {
             return try upserted(committed, at: path, nameAsAnnotation: nil, author: author)
         }

@@ -36,8 +36,7 @@ import Synchronization
 final class BatchWriter {
     let objectStore: FileObjectStore
     let refStore: FileRefStore
-    /// Held open from the start: Linux `syncfs` reports write-back errors since the fd was opened.
-    private let barrierFD: Int32
+    private let fileSystem: FileSystemBarrier
     private let stager: StagingThread
     /// Ids staged since the last publish (written, being written, or found already stored).
     private var stagedIDs: Set<ObjectID> = []
@@ -46,8 +45,8 @@ final class BatchWriter {
     private var group: [StagedObject] = []
     private var groupBytes = 0
 
-    /// A ref locked for a move whose new content is already in its lock file: `commit` renames
-    /// that file over the ref, which moves the ref and releases the lock in one step.
+    /// A ref locked for a move whose new content is already in its lock file: `commit` puts
+    /// that file in place of the ref, which moves the ref and releases the lock in one step.
     struct LockedRef {
         var name: RefName
         var new: ObjectID
@@ -58,17 +57,15 @@ final class BatchWriter {
     init(objects: FileObjectStore, refs: FileRefStore) throws(StoreError) {
         objectStore = objects
         refStore = refs
-        let fd = open(objects.tempDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io(path: objects.tempDirectory, message: POSIXFile.lastError()) }
-        barrierFD = fd
-        stager = StagingThread(objects: objects, barrierFD: fd)
+        fileSystem = try FileSystemBarrier(directory: objects.tempDirectory)
+        stager = StagingThread(objects: objects, fileSystem: fileSystem)
     }
 
     deinit {
         // Anything staged and never published is only temp files: remove them now rather than
         // leaving them to `gc`.
         for temp in stager.finish() { unlink(temp) }
-        close(barrierFD)
+        fileSystem.release()
     }
 
     static var hasFileSystemBarrier: Bool { flowstore_has_syncfs() != 0 }
@@ -104,43 +101,18 @@ final class BatchWriter {
 
     /// Waits until everything written to the store's file system so far is on disk.
     func barrier() throws(StoreError) {
-        try Self.barrier(barrierFD, path: objectStore.tempDirectory)
+        try fileSystem.wait()
     }
 
-    static func barrier(_ fd: Int32, path: String) throws(StoreError) {
-        guard hasFileSystemBarrier else { return }  // per-file fsyncs did the work
-        let started = monotonicNanoseconds()
-        while flowstore_syncfs(fd) != 0 {
-            if errno == EINTR { continue }
-            throw .io(path: path, message: "syncfs: \(POSIXFile.lastError())")
-        }
-        guard let device = device(of: fd) else { return }
-        barrierStarts.withLock { starts in starts[device] = max(starts[device] ?? 0, started) }
-    }
-
-    /// When the last successful barrier on each file system (by device) began. One that began
-    /// after some writes had returned made them durable: a flush whose writes another flush's
-    /// barrier covered skips its own first barrier (`GroupCommit` overlaps flushes, so this is
-    /// most of them).
-    private static let barrierStarts = Mutex<[UInt64: UInt64]>([:])
     /// When `writeStaged` returned (everything staged, and the ref locks' contents, written).
     private var writtenAt: UInt64?
 
-    private static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-    }
-
-    private static func device(of fd: Int32) -> UInt64? {
-        var info = stat()
-        return fstat(fd, &info) == 0 ? UInt64(info.st_dev) : nil
-    }
-
-    /// Whether a barrier has made everything durable that was written before `writtenAt`.
-    private var writesAreDurable: Bool {
-        guard Self.hasFileSystemBarrier, let writtenAt, let device = Self.device(of: barrierFD) else { return false }
-        return Self.barrierStarts.withLock { ($0[device] ?? 0) > writtenAt }
+    /// Whether a barrier has made durable everything `writeStaged` wrote; forgets `writtenAt`,
+    /// which counts for one barrier only.
+    private func takeWrittenAreDurable() -> Bool {
+        defer { writtenAt = nil }
+        guard let writtenAt else { return false }
+        return fileSystem.hasCovered(writesBefore: writtenAt)
     }
 
     /// Step 1 to its end: waits until every staged object is in a temp file (not yet durable).
@@ -148,7 +120,7 @@ final class BatchWriter {
     func writeStaged() throws(StoreError) {
         try handOver()
         try stager.waitWritten()
-        writtenAt = Self.monotonicNanoseconds()
+        writtenAt = FileSystemBarrier.now()
     }
 
     /// Steps 2–4 for everything staged: waits for the staging thread, makes the last temp files
@@ -158,25 +130,22 @@ final class BatchWriter {
         try handOver()
         stagedIDs.removeAll(keepingCapacity: true)
         stagedBytes = 0
-        let durable = writesAreDurable
-        writtenAt = nil
-        try stager.publishAll(tempFilesDurable: durable)
+        try stager.publishAll(tempFilesDurable: takeWrittenAreDurable())
         try barrier()
     }
 
     /// A barrier for the ref locks' new contents when nothing else was staged, skipped when a
     /// barrier since `writeStaged` already made them durable.
     func barrierForLockedRefs() throws(StoreError) {
-        let durable = writesAreDurable
-        writtenAt = nil
-        if !durable { try barrier() }
+        if !takeWrittenAreDurable() { try barrier() }
     }
 
     /// Step 1 for refs: takes each ref's lock (`FileRefStore.lock`, in name order, so two
     /// batches never wait for each other), checks the ref still points at `expected`, and writes
     /// the new content into the lock file itself — git's lock files, with `flock` underneath.
-    /// The next barrier makes those contents durable; `commit` then renames each lock file over
-    /// its ref. That is one file created per ref move, not a temp file and a lock file.
+    /// The next barrier makes those contents durable; `commit` then puts each lock file in place
+    /// of its ref. That is at most one file created per ref move (none once the ref's lock file
+    /// exists), not a temp file and a lock file.
     /// Refs someone else moved meanwhile are unlocked at once and returned as `conflicts`.
     /// Locks are held until `commit` or `release`: a concurrent writer of the same ref waits.
     func lockRefs(
@@ -220,7 +189,7 @@ final class BatchWriter {
     /// since `lockRefs`), in place of the ref. Where the file system can, the two files swap
     /// names (`RENAME_EXCHANGE`): the old ref stays behind as the ref's lock file, to be reused
     /// by the next move. Renaming over the ref instead would free an inode per move, and ext4
-    /// without a journal scans every inode freed in the last 30 seconds on each file creation
+    /// without a journal scans every inode freed in the last minute on each file creation
     /// after that: under a steady stream of commits that scan was a quarter of the CPU.
     /// Either way a waiting writer finds the lock file it holds no longer on disk and retries,
     /// as when a lock is released by unlinking. Call `barrier()` after the last one.
@@ -271,6 +240,57 @@ final class BatchWriter {
     }
 }
 
+/// The store's file system made durable as a whole (`syncfs`), and when it last was: a barrier
+/// that began after some writes had returned made them durable too, so a flush whose writes
+/// another flush's barrier covered skips its own (`GroupCommit` overlaps flushes).
+struct FileSystemBarrier: Sendable {
+    /// Held open from the start: Linux `syncfs` reports write-back errors since the fd was opened.
+    private let fd: Int32
+    private let path: String
+    /// Nil when it cannot be told: then no other barrier counts for this one's writes.
+    private let device: UInt64?
+
+    /// When the last successful barrier on each file system (by device) began.
+    private static let starts = Mutex<[UInt64: UInt64]>([:])
+
+    init(directory: String) throws(StoreError) {
+        fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(path: directory, message: POSIXFile.lastError()) }
+        path = directory
+        var info = stat()
+        device = fstat(fd, &info) == 0 ? UInt64(info.st_dev) : nil
+    }
+
+    /// Closes the descriptor held for `syncfs`; the barrier is not used after.
+    func release() { close(fd) }
+
+    /// A monotonic clock in nanoseconds, for `hasCovered(writesBefore:)`.
+    static func now() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
+    /// Waits until everything written to the file system so far is on disk.
+    func wait() throws(StoreError) {
+        guard BatchWriter.hasFileSystemBarrier else { return }  // per-file fsyncs did the work
+        let started = Self.now()
+        while flowstore_syncfs(fd) != 0 {
+            if errno == EINTR { continue }
+            throw .io(path: path, message: "syncfs: \(POSIXFile.lastError())")
+        }
+        guard let device else { return }
+        Self.starts.withLock { starts in starts[device] = max(starts[device] ?? 0, started) }
+    }
+
+    /// Whether a barrier that began after `time` (`now()` once some writes had returned) has
+    /// succeeded, making those writes durable.
+    func hasCovered(writesBefore time: UInt64) -> Bool {
+        guard BatchWriter.hasFileSystemBarrier, let device else { return false }
+        return Self.starts.withLock { ($0[device] ?? 0) > time }
+    }
+}
+
 /// An object on its way to the staging thread.
 struct StagedObject {
     var id: ObjectID
@@ -291,7 +311,7 @@ final class StagingThread: @unchecked Sendable {
     }
 
     private let objects: FileObjectStore
-    private let barrierFD: Int32
+    private let fileSystem: FileSystemBarrier
     /// Objects per barrier-and-rename round in the background.
     private let chunk: Int
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -319,10 +339,10 @@ final class StagingThread: @unchecked Sendable {
 
     static let maxQueuedBytes = 64 << 20
 
-    init(objects: FileObjectStore, barrierFD: Int32, chunk: Int = 8192) {
+    init(objects: FileObjectStore, fileSystem: FileSystemBarrier, chunk: Int = 8192) {
         tempPrefix = objects.tempDirectory + "/tmp-" + POSIXFile.randomToken() + "-"
         self.objects = objects
-        self.barrierFD = barrierFD
+        self.fileSystem = fileSystem
         self.chunk = chunk
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(changed, nil)
@@ -498,7 +518,7 @@ final class StagingThread: @unchecked Sendable {
     private func publish(_ round: [Written], durable: Bool = false) throws(StoreError) {
         guard !round.isEmpty else { return }
         do {
-            if !durable { try BatchWriter.barrier(barrierFD, path: objects.tempDirectory) }
+            if !durable { try fileSystem.wait() }
         } catch {
             for object in round { unlink(object.temp) }
             throw error

@@ -63,8 +63,13 @@ public final class GroupCommit: Sendable {
             return round
         }
 
-        /// Whether a round taken now would not be empty.
-        func canTakeRound() -> Bool { waiting.contains { !inFlight.contains($0.version.path) } }
+        /// Marks the preparer as running when it is not and a round taken now would not be
+        /// empty; true when the caller must start it.
+        mutating func claimPreparer() -> Bool {
+            guard !preparing, waiting.contains(where: { !inFlight.contains($0.version.path) }) else { return false }
+            preparing = true
+            return true
+        }
     }
 
     private let queue = Mutex(Queue())
@@ -87,9 +92,7 @@ public final class GroupCommit: Sendable {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<CommitResult, StoreError>, Never>) in
             let startPreparer = queue.withLock { q in
                 q.waiting.append(Request(version: version, author: author, continuation: continuation))
-                guard !q.preparing, q.canTakeRound() else { return false }
-                q.preparing = true
-                return true
+                return q.claimPreparer()
             }
             // Flushes block on the disk: never on a Swift concurrency thread.
             if startPreparer { preparer.submit { self.prepareRounds() } }
@@ -136,9 +139,7 @@ public final class GroupCommit: Sendable {
             q.flushes += 1
             q.committed += round.count
             q.flushing -= round.count
-            guard !q.preparing, q.canTakeRound() else { return false }
-            q.preparing = true
-            return true
+            return q.claimPreparer()
         }
         completerFree.signal()
         for (request, result) in zip(round, results) { request.continuation.resume(returning: result) }

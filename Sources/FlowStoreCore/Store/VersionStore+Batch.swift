@@ -169,7 +169,8 @@ public final class VersionBatch {
         }
         let file = state.file
 
-        let contentBytes = StoredObject.content(ContentObject(kind: new.kind, definition: new.definition)).canonicalBytes()
+        let content = StoredObject.content(ContentObject(kind: new.kind, definition: new.definition))
+        let contentBytes = content.canonicalBytes()
         let contentID = ObjectID(hashing: contentBytes)
         if let reused = try reusable(contentID, policy: new.reuse, state: &state) {
             files[new.path] = state
@@ -190,7 +191,7 @@ public final class VersionBatch {
             if taken { throw .versionNameTaken(path: new.path.rawValue, name: name) }
         }
 
-        try stage(contentBytes, .content(ContentObject(kind: new.kind, definition: new.definition)), writer)
+        try stage(contentBytes, content, writer)
         var parents = state.tip.map { [$0.id] } ?? []
         if let base = new.base, base != state.tip?.id { parents.append(base) }
         let version = VersionObject(

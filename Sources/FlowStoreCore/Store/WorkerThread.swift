@@ -5,7 +5,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// A thread of its own that runs submitted jobs one after another, for work that blocks on the
 /// disk and is on a latency-critical path (`GroupCommit`'s stages).
@@ -15,48 +14,42 @@ import Synchronization
 /// and its start, per group flush. A thread of one's own is woken by the kernel directly.
 /// It starts on the first job and ends after `idleSeconds` without one, so an idle process
 /// (or a test that made one and let it go) keeps no thread.
-/// Unchecked: the condition variable and its mutex are only touched through pthread calls.
+///
+/// Unchecked `Sendable`: `jobs` and `running` are only touched under `mutex`.
 final class WorkerThread: @unchecked Sendable {
     typealias Job = @Sendable () -> Void
 
-    private struct State: ~Copyable {
-        var jobs: [Job] = []
-        var running = false
-    }
-
-    private let state = Mutex(State())
-    /// Signalled (under `wakeMutex`) when a job arrives for a waiting thread.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    /// Signalled when a job arrives for a waiting thread.
     private let wake: UnsafeMutablePointer<pthread_cond_t>
-    private let wakeMutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var jobs: [Job] = []
+    private var running = false
     private let idleSeconds: Int
 
     init(idleSeconds: Int = 2) {
         self.idleSeconds = idleSeconds
+        mutex = .allocate(capacity: 1)
         wake = .allocate(capacity: 1)
-        wakeMutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
-        pthread_mutex_init(wakeMutex, nil)
     }
 
     deinit {
         // A running thread holds a reference to `self`: here, none is.
         pthread_cond_destroy(wake)
-        pthread_mutex_destroy(wakeMutex)
+        pthread_mutex_destroy(mutex)
         wake.deallocate()
-        wakeMutex.deallocate()
+        mutex.deallocate()
     }
 
     /// Runs `job` on the thread after the jobs submitted before it.
     func submit(_ job: @escaping Job) {
-        pthread_mutex_lock(wakeMutex)
-        let start = state.withLock { s in
-            s.jobs.append(job)
-            if s.running { return false }
-            s.running = true
-            return true
-        }
+        pthread_mutex_lock(mutex)
+        jobs.append(job)
+        let start = !running
+        running = true
         pthread_cond_signal(wake)
-        pthread_mutex_unlock(wakeMutex)
+        pthread_mutex_unlock(mutex)
         if start { startThread() }
     }
 
@@ -77,37 +70,29 @@ final class WorkerThread: @unchecked Sendable {
     }
 
     private func run(exitWhenIdle: Bool = false) {
+        pthread_mutex_lock(mutex)
         while true {
-            let jobs: [Job] = state.withLock { s in
-                let jobs = s.jobs
-                s.jobs = []
-                return jobs
+            if jobs.isEmpty, exitWhenIdle || !waitForJob() {
+                // Idle: the thread ends; the next `submit` starts another.
+                running = false
+                pthread_mutex_unlock(mutex)
+                return
             }
-            for job in jobs { job() }
-            if !jobs.isEmpty { continue }
-            if exitWhenIdle || !waitForJob() {
-                // Idle: end the thread, unless a job slipped in; the next `submit` starts another.
-                let done = state.withLock { s in
-                    if !s.jobs.isEmpty { return false }
-                    s.running = false
-                    return true
-                }
-                if done { return }
-            }
+            let taken = jobs
+            jobs = []
+            pthread_mutex_unlock(mutex)
+            for job in taken { job() }
+            pthread_mutex_lock(mutex)
         }
     }
 
-    /// Waits up to `idleSeconds` for a job; false when none came.
+    /// With `mutex` held: waits up to `idleSeconds` for a job; false when none came.
     private func waitForJob() -> Bool {
         var deadline = timespec()
         clock_gettime(CLOCK_REALTIME, &deadline)
         deadline.tv_sec += idleSeconds
-        pthread_mutex_lock(wakeMutex)
-        defer { pthread_mutex_unlock(wakeMutex) }
-        while state.withLock({ $0.jobs.isEmpty }) {
-            if pthread_cond_timedwait(wake, wakeMutex, &deadline) == ETIMEDOUT {
-                return !state.withLock { $0.jobs.isEmpty }
-            }
+        while jobs.isEmpty {
+            if pthread_cond_timedwait(wake, mutex, &deadline) == ETIMEDOUT { return !jobs.isEmpty }
         }
         return true
     }
