@@ -19,6 +19,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case versionNameTaken(path: String, name: String)
     case kindMismatch(path: String, existing: FileKind, requested: FileKind)
     case lockTimeout(String)
+    /// A new name that differs only in letter case from an existing one (`CaseFoldIndex`).
+    case caseClash(name: String, existing: String)
 
     public var description: String {
         switch self {
@@ -47,6 +49,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .kindMismatch(let path, let existing, let requested):
             "\(quoted(path)) is \(existing.withArticle), not \(requested.withArticle)"
         case .lockTimeout(let what): "timed out waiting for the lock on \(what)"
+        case .caseClash(let name, let existing):
+            "\(quoted(name)) differs only in letter case from the existing \(quoted(existing)); the two would be one file on a case-insensitive file system"
         }
     }
 }

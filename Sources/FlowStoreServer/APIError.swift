@@ -85,7 +85,7 @@ struct APIError: Error, Sendable {
         case .invalidPath, .invalidName, .ambiguousPrefix: self = .invalid(error.description, at: location)
         case .fileNotFound, .versionNotFound, .refNotFound, .objectNotFound, .unknownObjectPrefix:
             self = .notFound(error.description)
-        case .fileExists, .versionNameTaken, .kindMismatch, .refConflict: self = .conflict(error.description)
+        case .fileExists, .versionNameTaken, .kindMismatch, .refConflict, .caseClash: self = .conflict(error.description)
         case .lockTimeout: self = APIError(.unavailable, error.description)
         case .notAStore, .io, .corruptObject, .wrongObjectType:
             self = APIError(.internal, "internal error")

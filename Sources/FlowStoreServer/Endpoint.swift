@@ -146,6 +146,10 @@ struct Endpoint: Sendable {
     }
 
     static func render(_ error: APIError, dialect: APIDialect, status: Int? = nil) -> Response {
-        render(APIResponse(status: status ?? error.status(dialect), body: error.body(dialect)))
+        let status = status ?? error.status(dialect)
+        var response = render(APIResponse(status: status, body: error.body(dialect)))
+        // 503 is a busy store (a ref lock held past the lock timeout): worth retrying soon.
+        if status == 503 { response.headers[.retryAfter] = "1" }
+        return response
     }
 }

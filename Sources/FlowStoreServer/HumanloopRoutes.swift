@@ -236,7 +236,7 @@ struct HumanloopRoutes {
             var dir = path.directory
             while !dir.isEmpty {
                 if PublicIDs.directory(dir) == id { return dir }
-                dir = dir.lastIndex(of: "/").map { String(dir[..<$0]) } ?? ""
+                dir = dir.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(Substring(dir.utf8[..<$0])) } ?? ""
             }
         }
         throw .notFound("Directory with id \(id) not found")

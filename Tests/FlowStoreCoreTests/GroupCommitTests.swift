@@ -302,7 +302,7 @@ struct GroupCommitTests {
         // Hold flow-0's head lock, so the first flush (commit 0, on flow-0) stops at its ref move
         // while the other 199 queue up behind it: the test decides the grouping, not the scheduler.
         let lockPath = "\(t.root)/refs/\(RefNames.head(seed.file).rawValue).lock"
-        let lock = try FileRefStore.lock(lockPath)
+        let lock = try FileRefStore.lock(lockPath, ref: RefNames.head(seed.file), timeout: .seconds(60))
         let first = Task { await commit(0) }
         let deadline = ContinuousClock.now + .seconds(60)
         while group.statistics.flushing < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }

@@ -79,8 +79,8 @@ enum NamedRefActions {
         }
         // A sync may have left some of these diverged: say so, and how to settle it.
         let prefix = "\(RefNames.filePrefix(try store.requireFile(at: path)))\(kind.rawValue)/"
-        for diverged in try store.divergedRefs() where diverged.name.rawValue.hasPrefix(prefix) {
-            let label = TextStyle.safe(String(diverged.name.rawValue.dropFirst(prefix.count)))
+        for diverged in try store.divergedRefs() where diverged.name.rawValue.hasBytePrefix(prefix) {
+            let label = TextStyle.safe(diverged.name.dropping(prefix: prefix))
             let command = kind == .labels ? "label" : "env"
             console.print(
                 "note: \(kind.noun) \(label) diverged in a sync (\(diverged.incoming.count) incoming head(s)); "

@@ -272,9 +272,9 @@ enum SyncOutput {
     /// The command that resolves a diverged ref, ready to paste.
     static func resolveCommand(_ name: RefName, in store: VersionStore) throws -> String {
         let take = "--take local|incoming|REV"
-        let parts = name.rawValue.split(separator: "/", maxSplits: 3).map(String.init)
-        if parts.first == "paths", name.rawValue.count > 6 {
-            return "flowstore resolve \(shellQuoted(String(name.rawValue.dropFirst(6)))) --path \(take)"
+        let parts = name.segments.map(String.init)
+        if parts.first == "paths", parts.count > 1 {
+            return "flowstore resolve \(shellQuoted(name.dropping(prefix: "paths/"))) --path \(take)"
         }
         if parts.count >= 3, parts[0] == "files", let file = ObjectID(hex: parts[1]),
             let path = try store.files().first(where: { $0.file == file })?.path
@@ -297,46 +297,5 @@ enum SyncOutput {
         }
         if safe && !text.isEmpty { return text }
         return "'" + TextStyle.safe(text).replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-}
-
-/// `checking objects: 1234` / `copying objects: 45/120 [=====>    ] 37%` on standard error,
-/// redrawn in place; only on a terminal, so logs and pipes never see it.
-final class ProgressBar {
-    let enabled: Bool
-    private var shown = false
-    private var lastDraw = 0
-    private var lastPhase: ObjectTransfer.Progress.Phase?
-
-    init(enabled: Bool) { self.enabled = enabled }
-
-    /// A terminal on standard error, and a real one (`TERM` set, not `dumb`).
-    static func isAvailable(_ console: Console) -> Bool {
-        isatty(2) == 1 && console.variable("TERM") != nil && console.variable("TERM") != "dumb"
-    }
-
-    func update(_ progress: ObjectTransfer.Progress) {
-        guard enabled else { return }
-        let done = progress.done
-        guard done - lastDraw >= 25 || done == progress.total || progress.phase != lastPhase else { return }
-        lastDraw = done
-        lastPhase = progress.phase
-        var line = "\(progress.phase.rawValue) objects: \(done)"
-        if let total = progress.total, total > 0 {
-            let width = 30
-            let filled = min(width, done * width / total)
-            line += "/\(total) [\(String(repeating: "=", count: filled))\(String(repeating: " ", count: width - filled))] \(done * 100 / total)%"
-        }
-        FileDescriptorIO.writeAll(Array("\r\u{1b}[K\(line)".utf8), to: 2)
-        shown = true
-    }
-
-    /// Ends the bar's line, if one was drawn.
-    func finish() {
-        guard shown else { return }
-        FileDescriptorIO.writeAll(Array("\n".utf8), to: 2)
-        shown = false
-        lastDraw = 0
-        lastPhase = nil
     }
 }

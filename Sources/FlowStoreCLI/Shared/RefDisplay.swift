@@ -23,8 +23,8 @@ struct RefDisplay {
     /// `P (metadata of <version>)` and `P (log <id>)` for annotation and log refs.
     mutating func name(_ ref: RefName) -> String {
         let raw = ref.rawValue
-        if raw.hasPrefix("paths/") { return "path \(raw.dropFirst("paths/".count))" }
-        let parts = raw.split(separator: "/", maxSplits: 4)
+        if raw.hasBytePrefix("paths/") { return "path \(ref.dropping(prefix: "paths/"))" }
+        let parts = ref.segments
         guard parts.count >= 3, parts[0] == "files", let file = ObjectID(hex: parts[1]) else { return raw }
         let path = path(of: file)
         switch (parts[2], parts.count) {

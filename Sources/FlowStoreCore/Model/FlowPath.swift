@@ -1,8 +1,26 @@
+/// A name whose identity is its UTF-8 bytes: equal, hashed and ordered byte by byte, so that
+/// two spellings `String` would call equal (NFC and NFD) are never one dictionary key, and
+/// every listing comes out in the same byte order on every backend.
+public protocol BytewiseName: Hashable, Comparable, Sendable, CustomStringConvertible {
+    var rawValue: String { get }
+}
+
+extension BytewiseName {
+    public static func == (a: Self, b: Self) -> Bool { a.rawValue.bytesEqual(b.rawValue) }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue.bytesPrecede(b.rawValue) }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(rawValue.utf8.count)
+        for byte in rawValue.utf8 { hasher.combine(byte) }
+    }
+    public var description: String { rawValue }
+}
+
 /// Where a flow or agent lives, e.g. `Personal Projects/MedQA Flow`: folders, then a name.
 ///
 /// Validated once at the edge, so every later use (ref file names, messages) can trust it:
-/// no empty segments, no `.`/`..`, no control characters, bounded length.
-public struct FlowPath: Hashable, Sendable, Comparable, CustomStringConvertible {
+/// no empty segments, no `.`/`..`, no control or invisible characters, NFC, bounded length
+/// (`NameRules`). Split on the `/` byte, never on `Character`s.
+public struct FlowPath: BytewiseName {
     public static let maxBytes = 1000
     public static let maxSegments = 32
 
@@ -11,10 +29,10 @@ public struct FlowPath: Hashable, Sendable, Comparable, CustomStringConvertible 
     public init(_ rawValue: String) throws(StoreError) {
         if rawValue.isEmpty { throw .invalidPath(rawValue, reason: "empty path") }
         if rawValue.utf8.count > Self.maxBytes {
-            throw .invalidPath(String(rawValue.prefix(40)) + "…", reason: "longer than \(Self.maxBytes) bytes")
+            throw .invalidPath(String(rawValue.unicodeScalars.prefix(40)) + "…", reason: "longer than \(Self.maxBytes) bytes")
         }
-        if rawValue.hasPrefix("/") { throw .invalidPath(rawValue, reason: "absolute paths are not allowed") }
-        let segments = rawValue.split(separator: "/", omittingEmptySubsequences: false)
+        if rawValue.hasBytePrefix("/") { throw .invalidPath(rawValue, reason: "absolute paths are not allowed") }
+        let segments = rawValue.splitBytes(on: UInt8(ascii: "/"))
         if segments.count > Self.maxSegments {
             throw .invalidPath(rawValue, reason: "more than \(Self.maxSegments) segments")
         }
@@ -25,21 +43,21 @@ public struct FlowPath: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     /// The last segment: the file's name.
-    public var name: String { String(rawValue.split(separator: "/").last ?? "") }
+    public var name: String {
+        guard let slash = rawValue.utf8.lastIndex(of: UInt8(ascii: "/")) else { return rawValue }
+        return String(Substring(rawValue.utf8[rawValue.utf8.index(after: slash)...]))
+    }
 
     /// The folders before the name, `""` at the top level.
     public var directory: String {
-        guard let slash = rawValue.lastIndex(of: "/") else { return "" }
-        return String(rawValue[..<slash])
+        guard let slash = rawValue.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
+        return String(Substring(rawValue.utf8[..<slash]))
     }
-
-    public var description: String { rawValue }
-    public static func < (a: FlowPath, b: FlowPath) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// A release label (`production`, `staging`) or an environment name (`development`): one
 /// segment under the same rules as path segments.
-public struct RefLabel: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct RefLabel: BytewiseName {
     public let rawValue: String
 
     public init(_ rawValue: String, kind: String = "label") throws(StoreError) {
@@ -48,7 +66,4 @@ public struct RefLabel: Hashable, Sendable, Comparable, CustomStringConvertible 
         }
         self.rawValue = rawValue
     }
-
-    public var description: String { rawValue }
-    public static func < (a: RefLabel, b: RefLabel) -> Bool { a.rawValue < b.rawValue }
 }

@@ -160,7 +160,7 @@ final class BatchWriter {
                         POSIXFile.parent(of: refStore.path(of: move.name)), sync: !Self.hasFileSystemBarrier)
                 }
                 let lockPath = "\(refStore.directory)/\(move.name.rawValue).lock"
-                let ref = LockedRef(name: move.name, new: move.new, lockPath: lockPath, fd: try FileRefStore.lock(lockPath))
+                let ref = LockedRef(name: move.name, new: move.new, lockPath: lockPath, fd: try FileRefStore.lock(lockPath, ref: move.name, timeout: refStore.lockTimeout))
                 let current: ObjectID?
                 do { current = try refStore.read(move.name) } catch {
                     release([ref])

@@ -165,6 +165,8 @@ enum POSIXFile {
     }
 
     /// Names in a directory (not `.`/`..`); empty when it does not exist.
+    private static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
+
     static func list(_ path: String) throws(StoreError) -> [String] {
         guard let dir = opendir(path) else {
             if errno == ENOENT { return [] }
@@ -173,9 +175,9 @@ enum POSIXFile {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
+            // Read the name in place: `entry.pointee` would copy a whole `dirent`, and a short
+            // record at the end of the kernel's buffer is followed by unmapped memory.
+            let name = String(cString: (UnsafeRawPointer(entry) + Self.direntNameOffset).assumingMemoryBound(to: CChar.self))
             if name != "." && name != ".." { names.append(name) }
         }
         return names
@@ -189,9 +191,11 @@ enum POSIXFile {
         rmdir(path)
     }
 
+    /// The directory part, cut at the last `/` byte (a `Character` search misses a `/` that a
+    /// combining mark after it fused with).
     static func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        return slash == path.utf8.startIndex ? "/" : String(Substring(path.utf8[..<slash]))
     }
 
     static func randomToken() -> String {

@@ -18,61 +18,36 @@ public protocol RefStore: Sendable {
     /// count cheaper (a directory listing, a `COUNT(*)`): a version's log count is asked on
     /// every read of it, and popular versions have many logs.
     func count(prefix: String) throws(StoreError) -> Int
+    /// The names one level below `prefix` (which ends with `/`, or is empty for the top):
+    /// each child ref's last segment, and each folder that holds refs. Byte-exact; for the
+    /// case check of new names (`VersionStore.checkCaseClash`).
+    func children(of prefix: String) throws(StoreError) -> [RefChild]
+}
+
+/// One entry below a ref folder: a ref (`paths/Team/x` below `paths/Team/`) or a folder of refs
+/// (`Team` below `paths/`).
+public struct RefChild: Sendable, Equatable {
+    public var name: String
+    public var isFolder: Bool
+
+    public init(name: String, isFolder: Bool) {
+        self.name = name
+        self.isFolder = isFolder
+    }
 }
 
 extension RefStore {
     public func count(prefix: String) throws(StoreError) -> Int { try list(prefix: prefix).count }
-}
 
-/// A ref name: `/`-separated segments, each safe to use as a file name.
-public struct RefName: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public let rawValue: String
-
-    public init(_ rawValue: String) throws(StoreError) {
-        let segments = rawValue.split(separator: "/", omittingEmptySubsequences: false)
-        for segment in segments {
-            if let reason = NameRules.problem(with: segment) {
-                throw .invalidName(kind: "ref name", name: rawValue, reason: reason)
-            }
+    /// From a full listing: right for any backend, and what a backend without folders does.
+    public func children(of prefix: String) throws(StoreError) -> [RefChild] {
+        var seen: [String: Bool] = [:]
+        for (name, _) in try list(prefix: prefix) {
+            let rest = name.dropping(prefix: prefix)
+            let pieces = rest.splitBytes(on: UInt8(ascii: "/"))
+            seen[String(pieces[0]), default: false] = seen[String(pieces[0]), default: false] || pieces.count > 1
         }
-        self.rawValue = rawValue
-    }
-
-    /// For names assembled from already-validated parts (paths, labels, hex ids).
-    init(validated rawValue: String) {
-        self.rawValue = rawValue
-    }
-
-    public var description: String { rawValue }
-    public static func < (a: RefName, b: RefName) -> Bool { a.rawValue < b.rawValue }
-}
-
-/// The rules every path segment, label, environment and ref segment follows, so that any
-/// name a user can type maps to exactly one file inside the store and never outside it.
-public enum NameRules {
-    /// Longest segment in UTF-8 bytes; leaves room for `.lock`/`.ref` within the 255-byte file name limit.
-    public static let maxSegmentBytes = 200
-
-    /// Why `segment` is not acceptable, or `nil` when it is.
-    public static func problem(with segment: some StringProtocol) -> String? {
-        if segment.isEmpty { return "empty segment" }
-        if segment == "." || segment == ".." { return "'.' and '..' are not allowed" }
-        if segment.utf8.count > maxSegmentBytes { return "segment longer than \(maxSegmentBytes) bytes" }
-        if segment.hasPrefix(".") { return "segments may not start with '.'" }
-        if segment.hasSuffix(".ref") || segment.hasSuffix(".lock") {
-            return "segments may not end with '.ref' or '.lock'"
-        }
-        for scalar in segment.unicodeScalars {
-            if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) {
-                return "control characters are not allowed"
-            }
-            if scalar == "\\" { return "backslashes are not allowed" }
-            if scalar == "/" { return "'/' separates segments" }
-        }
-        if segment.first?.isWhitespace == true || segment.last?.isWhitespace == true {
-            return "segments may not begin or end with whitespace"
-        }
-        return nil
+        return seen.map { RefChild(name: $0.key, isFolder: $0.value) }
     }
 }
 
@@ -85,10 +60,25 @@ public enum NameRules {
 public struct FileRefStore: RefStore {
     public let directory: String
     public let tempDirectory: String
+    /// How long a writer waits for a ref's lock before it gives up with `lockTimeout`: a
+    /// stopped process (SIGSTOP, a debugger) holding a lock must not stall every writer of
+    /// that ref, the server's group commit among them, for ever.
+    public let lockTimeout: Duration
 
-    public init(directory: String, tempDirectory: String) {
+    /// 10 seconds, or `FLOWSTORE_LOCK_TIMEOUT` (seconds, fractions allowed) when set.
+    public static let defaultLockTimeout: Duration = {
+        if let text = getenv("FLOWSTORE_LOCK_TIMEOUT").map({ String(cString: $0) }), let seconds = Double(text),
+            seconds >= 0, seconds <= 86_400
+        {
+            return .milliseconds(Int64(seconds * 1000))
+        }
+        return .seconds(10)
+    }()
+
+    public init(directory: String, tempDirectory: String, lockTimeout: Duration = Self.defaultLockTimeout) {
         self.directory = directory
         self.tempDirectory = tempDirectory
+        self.lockTimeout = lockTimeout
     }
 
     func path(of name: RefName) -> String { "\(directory)/\(name.rawValue).ref" }
@@ -112,7 +102,7 @@ public struct FileRefStore: RefStore {
     public func count(prefix: String) throws(StoreError) -> Int {
         var n = 0
         try walk(relative: Self.directory(ofPrefix: prefix)) { (relative: String) throws(StoreError) in
-            if relative.hasPrefix(prefix), (try? RefName(relative)) != nil { n += 1 }
+            if relative.hasBytePrefix(prefix), (try? RefName(relative)) != nil { n += 1 }
         }
         return n
     }
@@ -121,7 +111,7 @@ public struct FileRefStore: RefStore {
         let file = path(of: name)
         try POSIXFile.makeDirectories(POSIXFile.parent(of: file))
         let lockPath = "\(directory)/\(name.rawValue).lock"
-        let fd = try Self.lock(lockPath)
+        let fd = try Self.lock(lockPath, ref: name, timeout: lockTimeout)
         defer {
             unlink(lockPath)
             close(fd)
@@ -136,7 +126,13 @@ public struct FileRefStore: RefStore {
     /// Takes the exclusive lock, making sure the lock file we hold is still the one on disk
     /// (a previous holder unlinks it, or swaps it with the ref, on release). `BatchWriter`
     /// takes the same lock, so batch and single writers exclude each other.
-    static func lock(_ lockPath: String) throws(StoreError) -> Int32 {
+    ///
+    /// The wait is bounded by `timeout` (then `lockTimeout`), so it polls with `LOCK_NB`
+    /// instead of blocking: from 50 µs between tries, doubling to 20 ms, so an uncontended or
+    /// briefly held lock costs nothing extra and a long wait costs little CPU.
+    static func lock(_ lockPath: String, ref: RefName, timeout: Duration) throws(StoreError) -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        var pause: UInt32 = 50
         while true {
             var fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
             // Read-only: a batch writer about to put it in place as the ref (or killed just
@@ -144,15 +140,27 @@ public struct FileRefStore: RefStore {
             let readOnly = fd < 0 && errno == EACCES
             if readOnly { fd = open(lockPath, O_RDONLY | O_CLOEXEC) }
             guard fd >= 0 else {
-                if errno == ENOENT { continue }  // swapped or unlinked between the two opens
-                throw .io(path: lockPath, message: POSIXFile.lastError())
+                // Swapped or unlinked between the two opens: try again. With no directory to
+                // create it in, trying again would spin for ever: that is the caller's bug.
+                let message = POSIXFile.lastError()
+                if errno == ENOENT, ContinuousClock.now < deadline, POSIXFile.isDirectory(POSIXFile.parent(of: lockPath)) {
+                    continue
+                }
+                throw .io(path: lockPath, message: message)
             }
-            while flock(fd, LOCK_EX) != 0 {
-                if errno != EINTR {
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                if errno == EINTR { continue }
+                guard errno == EWOULDBLOCK else {
                     let message = POSIXFile.lastError()
                     close(fd)
                     throw .io(path: lockPath, message: message)
                 }
+                guard ContinuousClock.now < deadline else {
+                    close(fd)
+                    throw .lockTimeout(ref.rawValue)
+                }
+                usleep(pause)
+                pause = min(pause * 2, 20_000)
             }
             var held = stat()
             var onDisk = stat()
@@ -183,7 +191,7 @@ public struct FileRefStore: RefStore {
     ) throws(StoreError) -> [(name: RefName, event: ObjectID)] {
         var found: [(name: RefName, event: ObjectID)] = []
         try walk(relative: Self.directory(ofPrefix: prefix)) { (relative: String) throws(StoreError) in
-            guard relative.hasPrefix(prefix) else { return }
+            guard relative.hasBytePrefix(prefix) else { return }
             let event: ObjectID?
             do throws(StoreError) {
                 event = try readFile("\(directory)/\(relative).ref", name: relative)
@@ -208,8 +216,8 @@ public struct FileRefStore: RefStore {
         while let dir = pending.popLast() {
             for entry in try POSIXFile.list(dir) {
                 let path = "\(dir)/\(entry)"
-                if !entry.hasSuffix(".lock") {
-                    if !entry.hasSuffix(".ref"), POSIXFile.isDirectory(path) { pending.append(path) }
+                if !entry.hasByteSuffix(".lock") {
+                    if !entry.hasByteSuffix(".ref"), POSIXFile.isDirectory(path) { pending.append(path) }
                     continue
                 }
                 let fd = open(path, O_RDONLY | O_CLOEXEC)  // flock needs no write access
@@ -231,17 +239,39 @@ public struct FileRefStore: RefStore {
     /// The directory (relative to `refs/`) a prefix names: only it is walked, and what is
     /// found there is filtered by the full prefix.
     private static func directory(ofPrefix prefix: String) -> String {
-        guard let slash = prefix.lastIndex(of: "/") else { return "" }
-        return String(prefix[..<slash])
+        guard let slash = prefix.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
+        return String(Substring(prefix.utf8[..<slash]))
+    }
+
+    public func children(of prefix: String) throws(StoreError) -> [RefChild] {
+        let relative = Self.directory(ofPrefix: prefix)
+        var out: [RefChild] = []
+        for entry in try POSIXFile.list(relative.isEmpty ? directory : "\(directory)/\(relative)") {
+            if entry.hasByteSuffix(".ref") {
+                out.append(RefChild(name: entry.droppingLastBytes(4), isFolder: false))
+            } else if isFolder(entry, in: relative) {
+                out.append(RefChild(name: entry, isFolder: true))
+            }
+        }
+        return out
+    }
+
+    /// Whether a directory entry other than a ref is a folder of refs (not a lock or dot file).
+    private static func isFolderName(_ entry: String) -> Bool {
+        !entry.hasBytePrefix(".") && !entry.hasByteSuffix(".lock")
+    }
+
+    private func isFolder(_ entry: String, in relative: String) -> Bool {
+        Self.isFolderName(entry) && POSIXFile.isDirectory(relative.isEmpty ? "\(directory)/\(entry)" : "\(directory)/\(relative)/\(entry)")
     }
 
     private func walk(relative: String, _ visit: (String) throws(StoreError) -> Void) throws(StoreError) {
         let dir = relative.isEmpty ? directory : "\(directory)/\(relative)"
-        for entry in try POSIXFile.list(dir).sorted() {
+        for entry in try POSIXFile.list(dir).sorted(by: { $0.bytesPrecede($1) }) {
             let child = relative.isEmpty ? entry : "\(relative)/\(entry)"
-            if entry.hasSuffix(".ref") {
-                try visit(String(child.dropLast(4)))
-            } else if !entry.hasPrefix("."), !entry.hasSuffix(".lock"), POSIXFile.isDirectory("\(dir)/\(entry)") {
+            if entry.hasByteSuffix(".ref") {
+                try visit(child.droppingLastBytes(4))
+            } else if Self.isFolderName(entry), POSIXFile.isDirectory("\(dir)/\(entry)") {
                 try walk(relative: child, visit)
             }
         }

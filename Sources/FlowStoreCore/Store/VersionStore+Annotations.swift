@@ -108,7 +108,7 @@ extension VersionStore {
         let prefix = "\(RefNames.filePrefix(file))annotations/"
         var out: [ObjectID: VersionMetadata] = [:]
         for (name, _) in try refs.list(prefix: prefix) {
-            guard let versionID = ObjectID(hex: name.rawValue.dropFirst(prefix.count)) else { continue }
+            guard let versionID = ObjectID(hex: name.dropping(prefix: prefix)) else { continue }
             out[versionID] = try metadata(of: versionID, try version(versionID))
         }
         return out

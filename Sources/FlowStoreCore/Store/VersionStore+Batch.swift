@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Bulk commits: many versions made durable by a handful of file-system barriers instead of
 /// about ten `fsync`s per version (see `BatchWriter` for the protocol and why it is safe).
 ///
@@ -24,12 +32,28 @@ public struct BatchLimits: Sendable {
     public var maxVersions: Int
     /// Bytes of staged objects per flush.
     public var maxBytes: Int
+    /// Refs moved per flush. Each is locked, with a descriptor open, from the start of its
+    /// flush to the end, so this bounds the descriptors a batch holds however many paths it
+    /// touches (an import of 100,000 new flows holds at most this many, not 200,000). Lowered
+    /// further to half the process's descriptor limit (`RLIMIT_NOFILE`) when that is lower.
+    public var maxRefs: Int
 
     /// A flush keeps about 1 KB per version in memory (not its definition), and each flush moves
     /// every touched ref once: bigger flushes mean fewer ref moves.
-    public init(maxVersions: Int = 100_000, maxBytes: Int = 1 << 30) {
+    public init(maxVersions: Int = 100_000, maxBytes: Int = 1 << 30, maxRefs: Int = 1024) {
         self.maxVersions = maxVersions
         self.maxBytes = maxBytes
+        self.maxRefs = maxRefs
+    }
+
+    /// `maxRefs`, within what the descriptor limit leaves (room kept for the process's own).
+    var refsPerFlush: Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else {
+            return max(1, maxRefs)
+        }
+        let available = (Int(clamping: limit.rlim_cur) - 64) / 2
+        return max(1, min(maxRefs, available))
     }
 }
 
@@ -59,6 +83,8 @@ public final class VersionBatch {
     public let author: String
     public let limits: BatchLimits
     private let keepResults: Bool
+    /// `limits.refsPerFlush`, read once.
+    private let refsPerFlush: Int
     /// nil when the store is not the on-disk backend: then every `add` is a plain `commit`.
     private let writer: BatchWriter?
 
@@ -120,12 +146,15 @@ public final class VersionBatch {
     private var written: [(ObjectID, StoredObject, Int)] = []
     private var results: [CommitResult] = []
     private var resultCount = 0
+    /// Folders of refs listed once for the whole batch, for the case check of new names.
+    private lazy var caseFolds = CaseFoldIndex(refs: store.refs)
 
     init(store: VersionStore, author: String, limits: BatchLimits, keepResults: Bool) throws(StoreError) {
         self.store = store
         self.author = author
         self.limits = limits
         self.keepResults = keepResults
+        self.refsPerFlush = limits.refsPerFlush
         if let objects = store.objects as? FileObjectStore, let refs = store.refs as? FileRefStore {
             writer = try BatchWriter(objects: objects, refs: refs)
         } else {
@@ -150,6 +179,12 @@ public final class VersionBatch {
         try Definition.validate(new.definition, kind: new.kind)
         if let name = new.name, name.isEmpty { throw .invalidInput("version name may not be empty") }
         let existing = try existingFile(new)
+        // New names are checked before anything is staged, so a refused one leaves no trace.
+        if let existing {
+            for label in new.labels { try checkNewName(RefNames.named(existing.file, .labels, label), path: new.path) }
+        } else {
+            try checkNewName(RefNames.path(new.path), path: new.path)
+        }
         if let base = new.base {
             // Checked before a file is created, so a refused version leaves no trace.
             let refused = StoreError.invalidInput("base version \(base.short) is not a version of \(quoted(new.path.rawValue))")
@@ -281,7 +316,7 @@ public final class VersionBatch {
         var relabel: [RefName] = []
         for name in prepared.conflicts {
             guard let track = refs[name] else { continue }
-            if name.rawValue.hasPrefix("paths/") || name.rawValue.hasSuffix("/head") {
+            if name.rawValue.hasBytePrefix("paths/") || name.rawValue.hasByteSuffix("/head") {
                 redo.insert(track.path)
             } else {
                 relabel.append(name)
@@ -362,7 +397,10 @@ public final class VersionBatch {
 
     private func flushIfFull() throws(StoreError) {
         guard let writer else { return }
-        if pending.count >= limits.maxVersions || writer.stagedBytes >= limits.maxBytes { try flush() }
+        let refs = touchedPaths.count + touchedHeads.count + touchedLabels.count
+        if pending.count >= limits.maxVersions || writer.stagedBytes >= limits.maxBytes || refs >= refsPerFlush {
+            try flush()
+        }
     }
 
     private func resetFlush() {
@@ -394,6 +432,11 @@ public final class VersionBatch {
         return track
     }
 
+    /// Refuses a ref that does not exist yet if it differs only in case from a sibling.
+    private func checkNewName(_ name: RefName, path: FlowPath) throws(StoreError) {
+        if try track(name, path: path).event == nil { try caseFolds.check(name) }
+    }
+
     /// Stages the event for a ref move, chained after the moves staged before it.
     private func stageMove(
         _ name: RefName, to target: ObjectID?, message: String?, path: FlowPath, author: String
@@ -406,11 +449,12 @@ public final class VersionBatch {
             ref: name, action: action, from: track.target, to: target, prev: track.event, author: author,
             time: store.clock(), message: message)
         let id = try stage(.event(event), writer)
+        if track.event == nil { caseFolds.insert(name) }
         if track.event == track.expected {
             let raw = name.rawValue
-            if raw.hasPrefix("paths/") {
+            if raw.hasBytePrefix("paths/") {
                 touchedPaths.append(name)
-            } else if raw.hasSuffix("/head") {
+            } else if raw.hasByteSuffix("/head") {
                 touchedHeads.append(name)
             } else {
                 touchedLabels.append(name)

@@ -88,7 +88,7 @@ extension VersionStore {
     /// The log with this id among a file's logs, found by listing the file's log refs.
     public func findLog(_ logID: String, in file: ObjectID) throws(StoreError) -> LogState? {
         guard NameRules.problem(with: logID) == nil else { return nil }
-        for (name, _) in try refs.list(prefix: "files/\(file.hex)/logs/") where name.rawValue.hasSuffix("/" + logID) {
+        for (name, _) in try refs.list(prefix: "files/\(file.hex)/logs/") where name.rawValue.hasByteSuffix("/" + logID) {
             if let state = try logState(name) { return state }
         }
         return nil

@@ -74,6 +74,7 @@ extension VersionStore {
                 throw .refConflict(ref: name.rawValue, expected: expected, actual: currentTarget)
             }
             if currentTarget == target { return nil }
+            if current == nil { try CaseFoldIndex(refs: refs).check(name) }
             let action: EventAction = target == nil ? .delete : (currentTarget == nil ? .create : .move)
             let event = EventObject(
                 ref: name, action: action, from: currentTarget, to: target, prev: current?.eventID,
@@ -106,7 +107,7 @@ extension VersionStore {
         var out: [(path: FlowPath, file: ObjectID)] = []
         for (name, eventID) in try refs.list(prefix: "paths/") {
             let event = try event(eventID)
-            guard let file = event.to, let path = try? FlowPath(String(name.rawValue.dropFirst("paths/".count)))
+            guard let file = event.to, let path = try? FlowPath(name.dropping(prefix: "paths/"))
             else { continue }
             out.append((path, file))
         }
@@ -186,7 +187,7 @@ extension VersionStore {
         var out: [(label: RefLabel, version: ObjectID)] = []
         for (name, eventID) in try refs.list(prefix: prefix) {
             guard let target = try event(eventID).to,
-                let label = try? RefLabel(String(name.rawValue.dropFirst(prefix.count)))
+                let label = try? RefLabel(name.dropping(prefix: prefix))
             else { continue }
             out.append((label, target))
         }

@@ -19,16 +19,27 @@ extension VersionStore {
     /// Resolves a revision, or an object id of any type, to an object id.
     public func resolve(_ spec: String) throws(StoreError) -> ObjectID {
         guard !spec.isEmpty else { throw .invalidInput("empty revision") }
-        var base = Substring(spec)
+        // Split on scalars, not Characters: a Prepend character before `~`, `#` or `@` (or a
+        // combining mark after one) fuses with it into one Character.
+        var base = Substring(spec).unicodeScalars
         var steps = 0
         // Trailing ~K / ~ suffixes, read right to left.
         while let tilde = base.lastIndex(of: "~") {
             let digits = base[base.index(after: tilde)...]
-            guard digits.isEmpty || digits.allSatisfy(\.isASCII) && Int(digits) != nil else { break }
-            steps += digits.isEmpty ? 1 : Int(digits) ?? 0
+            guard digits.allSatisfy({ ("0"..."9").contains($0) }) else { break }
+            var step = 1
+            if !digits.isEmpty {
+                guard digits.count <= 18, let k = Int(String(digits)) else {
+                    throw .invalidInput("\(quoted(spec)): ~\(String(digits)) is more steps than any history has")
+                }
+                step = k
+            }
+            let (sum, overflow) = steps.addingReportingOverflow(step)
+            guard !overflow else { throw .invalidInput("\(quoted(spec)): more steps back than any history has") }
+            steps = sum
             base = base[..<tilde]
         }
-        let start = try resolveBase(String(base), original: spec)
+        let start = try resolveBase(String(Substring(base)), original: spec)
         return steps == 0 ? start : try ancestor(of: start, steps: steps)
     }
 
@@ -38,20 +49,22 @@ extension VersionStore {
             guard let head = try target(of: RefNames.head(file)) else { throw .versionNotFound(original) }
             return head
         }
-        if let hash = base.lastIndex(of: "#"), let number = Int(base[base.index(after: hash)...]),
-            let path = try? FlowPath(String(base[..<hash])), try fileID(at: path) != nil
+        let scalars = base.unicodeScalars
+        if let hash = scalars.lastIndex(of: "#"), let number = Int(String(Substring(scalars[scalars.index(after: hash)...]))),
+            let path = try? FlowPath(String(Substring(scalars[..<hash]))), try fileID(at: path) != nil
         {
             return try version(numbered: number, of: path)
         }
-        if let at = base.lastIndex(of: "@"), let path = try? FlowPath(String(base[..<at])),
+        if let at = scalars.lastIndex(of: "@"), let path = try? FlowPath(String(Substring(scalars[..<at]))),
             let file = try fileID(at: path)
         {
-            return try resolveNamed(String(base[base.index(after: at)...]), file: file, path: path)
+            return try resolveNamed(String(Substring(scalars[scalars.index(after: at)...])), file: file, path: path)
         }
         if ObjectID.isPrefix(base), base.utf8.count >= 4 {
             return try expand(prefix: base)
         }
-        if let path = try? FlowPath(base.split(separator: "@").first.map(String.init) ?? base) {
+        let beforeAt = scalars.firstIndex(of: "@").map { String(Substring(scalars[..<$0])) } ?? base
+        if let path = try? FlowPath(beforeAt) {
             throw .fileNotFound(path.rawValue)
         }
         throw .versionNotFound(original)
@@ -60,9 +73,9 @@ extension VersionStore {
     private func resolveNamed(_ name: String, file: ObjectID, path: FlowPath) throws(StoreError) -> ObjectID {
         var kinds = RefKind.allCases
         var labelText = name
-        for kind in RefKind.allCases where name.hasPrefix("\(kind.rawValue)/") {
+        for kind in RefKind.allCases where name.hasBytePrefix("\(kind.rawValue)/") {
             kinds = [kind]
-            labelText = String(name.dropFirst(kind.rawValue.count + 1))
+            labelText = name.droppingBytes(kind.rawValue.utf8.count + 1)
         }
         let label = try RefLabel(labelText)
         for kind in kinds {

@@ -145,7 +145,7 @@ extension VersionStore {
         guard let object = try? object(target) else {
             return problem(subject, "event \(event.short) points at missing or corrupt object \(target.hex)")
         }
-        let parts = name.rawValue.split(separator: "/")
+        let parts = name.segments
         if parts.first == "paths" {
             if case .file = object { return }
             problem(subject, "event \(event.short) points at a \(object.typeName), not a file")

@@ -233,7 +233,7 @@ public struct RefReconciler: Sendable {
     /// `files/<file id>/<…>`. Incoming chains for any other name are refused, so another store
     /// cannot plant refs that nothing here would check.
     static func isKnownNamespace(_ name: RefName) -> Bool {
-        let parts = name.rawValue.split(separator: "/", omittingEmptySubsequences: false)
+        let parts = name.segments
         switch parts.first {
         case "paths": return parts.count >= 2
         case "files": return parts.count >= 3 && ObjectID(hex: parts[1]) != nil
@@ -243,7 +243,7 @@ public struct RefReconciler: Sendable {
 
     /// The file whose `head` ref this is (`files/<id>/head`), else `nil`.
     static func headFile(_ name: RefName) -> ObjectID? {
-        let parts = name.rawValue.split(separator: "/")
+        let parts = name.segments
         guard parts.count == 3, parts[0] == "files", parts[2] == "head" else { return nil }
         return ObjectID(hex: parts[1])
     }
