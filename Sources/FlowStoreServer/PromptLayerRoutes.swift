@@ -72,7 +72,7 @@ struct PromptLayerRoutes {
         }
 
         let new = NewVersion(
-            path: path, kind: .agent, definition: seed.definition, message: seed.message, metadata: seed.metadata,
+            path: path, definition: seed.checked, message: seed.message, metadata: seed.metadata,
             labels: labels, reuse: .never, createFile: isNew)
         return (new, seed.labels)
     }
