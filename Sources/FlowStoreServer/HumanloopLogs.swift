@@ -41,7 +41,7 @@ extension HumanloopRoutes {
         let inline = try body.object("flow")
         let definition = try inline.map { f throws(APIError) in
             try state.run(location: ["body", "flow", "attributes"]) { () throws(StoreError) in
-                try Definition.flow(attributes: f["attributes"])
+                try Definition.checkedFlow(attributes: f["attributes"])
             }
         }
         let requestedLogID = try body.nonEmptyString("log_id")
@@ -78,7 +78,7 @@ extension HumanloopRoutes {
             entry = deployed
         } else if let definition, let path {
             let result = try state.run { () throws(StoreError) in
-                try store.commit(NewVersion(path: path, kind: .flow, definition: definition, reuse: .anyVersion), author: author)
+                try store.commit(NewVersion(path: path, definition: definition, reuse: .anyVersion), author: author)
             }
             if !result.created, try state.entry(result.versionID).metadata.hidden {
                 try state.run { () throws(StoreError) in

@@ -73,9 +73,10 @@ struct HumanloopRoutes {
     /// same attributes are already a version, which is then what the upsert returns.
     private func planUpsert(_ request: APIRequest) throws(APIError) -> NewVersion {
         let body = BodyFields(object: try request.bodyObject())
-        let definition = try state.run(location: ["body", "attributes"]) { () throws(StoreError) in
-            try Definition.flow(attributes: body.object["attributes"])
+        let checked = try state.run(location: ["body", "attributes"]) { () throws(StoreError) in
+            try Definition.checkedFlow(attributes: body.object["attributes"])
         }
+        let definition = checked.object
         let pathText = try body.nonEmptyString("path")
         let id = try body.nonEmptyString("id")
         let versionName = try body.nonEmptyString("version_name")
@@ -109,7 +110,7 @@ struct HumanloopRoutes {
                 if taken { throw .conflict("Version name \(versionName) already exists in flow \(path.rawValue)") }
             }
         }
-        return NewVersion(path: path, kind: .flow, definition: definition, name: versionName, message: description,
+        return NewVersion(path: path, definition: checked, name: versionName, message: description,
                           reuse: .anyVersion, createFile: true)
     }
 
@@ -350,12 +351,23 @@ struct HumanloopRoutes {
         let entry = try state.requireDefaultVersion(of: flow)
         try state.run { () throws(StoreError) in
             try store.annotate(entry.id, author: request.user.author, message: "update monitoring") { m in
-                var list = m.evaluators ?? []
-                for item in activate where !list.contains(item) { list.append(item) }
-                list.removeAll { deactivate.contains($0) }
-                m.evaluators = list.isEmpty ? nil : list
+                m.evaluators = Self.monitoring(m.evaluators ?? [], activate: activate, deactivate: deactivate)
             }
         }
         return .ok(try state.flowResponse(flow, try state.entry(entry.id)))
+    }
+
+    /// The evaluator list after `activate` (appended unless present) and `deactivate`
+    /// (removed), `nil` when empty. Items are compared by their canonical JSON, kept in sets:
+    /// linear in the lists, where `contains` per item was quadratic in a body of thousands.
+    static func monitoring(_ current: [JSONValue], activate: [JSONValue], deactivate: [JSONValue]) -> [JSONValue]? {
+        // Parsed JSON has no non-finite numbers, so encoding cannot fail; "" never equals an encoding.
+        func key(_ item: JSONValue) -> [UInt8] { (try? CanonicalJSON.encode(item)) ?? [] }
+        var list: [JSONValue] = []
+        var present = Set<[UInt8]>()
+        for item in current + activate where present.insert(key(item)).inserted { list.append(item) }
+        let removed = Set(deactivate.map(key))
+        if !removed.isEmpty { list.removeAll { removed.contains(key($0)) } }
+        return list.isEmpty ? nil : list
     }
 }

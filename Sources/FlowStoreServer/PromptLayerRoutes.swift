@@ -72,7 +72,7 @@ struct PromptLayerRoutes {
         }
 
         let new = NewVersion(
-            path: path, kind: .agent, definition: seed.definition, message: seed.message, metadata: seed.metadata,
+            path: path, definition: seed.checked, message: seed.message, metadata: seed.metadata,
             labels: labels, reuse: .never, createFile: isNew)
         return (new, seed.labels)
     }
@@ -87,7 +87,8 @@ struct PromptLayerRoutes {
         var response = try createdResponse(
             path: planned.version.path, result: result, labels: planned.labels, baseVersion: planned.baseNumber)
         response["message"] = "Workflow version created successfully"
-        return .ok(.object(response))
+        // Patch Workflow's reference answers 201 ("Workflow version created successfully").
+        return .created(.object(response))
     }
 
     /// Validates a patch and builds the new version from its base.
@@ -111,18 +112,75 @@ struct PromptLayerRoutes {
         }
         let base = try state.run { () throws(StoreError) in try store.version(baseID) }
         let baseContent = try state.run { () throws(StoreError) in try store.content(base.content) }.definition
+        var nodes = body.value("nodes") ?? baseContent["nodes"]
+        var edges = body.value("edges") ?? baseContent["edges"]
+        if let updates = body.value("nodes")?.objectValue {
+            let merged = try Self.mergeNodes(baseContent["nodes"]?.arrayValue ?? [], updates)
+            nodes = .array(merged.nodes)
+            // Omitted edges are the base's, less those that touch a removed node (the reference).
+            if body.value("edges") == nil, !merged.removed.isEmpty, let base = baseContent["edges"]?.arrayValue {
+                edges = .array(base.filter { edge in
+                    !merged.removed.contains(edge["source_node_name"]?.stringValue ?? "")
+                        && !merged.removed.contains(edge["target_node_name"]?.stringValue ?? "")
+                })
+            }
+        }
         let definition = try state.run { () throws(StoreError) in
-            try Definition.agent(
-                nodes: body.value("nodes") ?? baseContent["nodes"], edges: body.value("edges") ?? baseContent["edges"],
+            try Definition.checkedAgent(
+                nodes: nodes, edges: edges,
                 requiredInputVariables: body.value("required_input_variables") ?? baseContent["required_input_variables"])
         }
         var metadata = base.metadata ?? JSONObject()
         if let folder { metadata["folder_id"] = .number(Double(folder)) }
         metadata["base_version"] = .number(Double(base.number))
         let new = NewVersion(
-            path: agent.path, kind: .agent, definition: definition, message: message, metadata: metadata,
+            path: agent.path, definition: definition, message: message, metadata: metadata,
             labels: labels, base: baseID, reuse: .never, createFile: false)
         return (new, labelNames, base.number)
+    }
+
+    /// Patch Workflow's documented form of `nodes`: an object keyed by node name. A name mapped
+    /// to null removes the node; to an object, updates the node of that name (its
+    /// `configuration` deep-merged, other fields replaced) or adds it (name from the key).
+    /// Unmentioned nodes are kept, in their order; added ones follow in key order. Linear in
+    /// the nodes: names are looked up in a dictionary.
+    static func mergeNodes(_ base: [JSONValue], _ updates: JSONObject) throws(APIError)
+        -> (nodes: [JSONValue], removed: Set<String>)
+    {
+        var update: [String: JSONValue] = [:]
+        for member in updates { update[member.key] = member.value }
+        var removed = Set<String>()
+        var seen = Set<String>()
+        var out: [JSONValue] = []
+        func merged(_ name: String, _ node: JSONObject?, _ change: JSONValue) throws(APIError) -> JSONValue {
+            guard let fields = change.objectValue else {
+                throw .invalid("nodes.\(name): must be an object (or null to remove the node)", at: ["body", "nodes", .string(name)])
+            }
+            var result = node ?? JSONObject()
+            for member in fields {
+                if member.key == "configuration", let old = result["configuration"]?.objectValue,
+                    let new = member.value.objectValue
+                {
+                    result["configuration"] = .object(old.deepMerged(with: new))
+                } else {
+                    result[member.key] = member.value
+                }
+            }
+            result["name"] = .string(name)
+            return .object(result)
+        }
+        for node in base {
+            guard let name = node["name"]?.stringValue, let change = update[name] else {
+                out.append(node)
+                continue
+            }
+            seen.insert(name)
+            if change.isNull { removed.insert(name) } else { out.append(try merged(name, node.objectValue, change)) }
+        }
+        for member in updates where !seen.contains(member.key) && !member.value.isNull {
+            out.append(try merged(member.key, nil, member.value))
+        }
+        return (out, removed)
     }
 
     /// GET /rest/workflows/{id_or_name} and the SDK's GET /workflows/{id_or_name}: the
@@ -146,10 +204,23 @@ struct PromptLayerRoutes {
             versionID = try state.run { () throws(StoreError) in try store.head(of: agent.path) }
         }
         let labels = try labelMap(agent)
-        return .ok([
-            "success": true, "workflow": .object(try workflowJSON(agent, labels: labels)),
-            "version": .object(try versionJSON(versionID, labels: labels, full: true)),
-        ])
+        let version = try versionJSON(versionID, labels: labels, full: true)
+        var o = JSONObject()
+        o["success"] = true
+        o["workflow"] = .object(try workflowJSON(agent, labels: labels))
+        o["version"] = .object(version)
+        // Get Workflow's reference lists flat fields too; `version` stays the object the SDK reads.
+        o["workflow_id"] = .number(Double(PublicIDs.integer(agent.id)))
+        o["workflow_name"] = .string(agent.path.rawValue)
+        o["workflow_version_id"] = version["id"] ?? .null
+        o["version_number"] = version["version_number"] ?? .null
+        o["nodes"] = version["nodes"] ?? .array([])
+        o["edges"] = version["edges"] ?? .array([])
+        o["required_input_variables"] = version["required_input_variables"] ?? .object(JSONObject())
+        o["commit_message"] = version["commit_message"] ?? .null
+        o["release_labels"] = version["release_labels"] ?? .array([])
+        o["created_at"] = version["created_at"] ?? .null
+        return .ok(.object(o))
     }
 
     /// GET /rest/workflows/{id_or_name}/versions: every version, newest first.

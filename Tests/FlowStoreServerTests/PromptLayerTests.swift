@@ -107,7 +107,7 @@ struct PromptLayerTests {
             // Patch from version 1: only required_input_variables changes; nodes and edges are v1's.
             let patched = try await s.request("PATCH", "/rest/workflows/routing-agent",
                                               json: #"{"base_version": 1, "required_input_variables": {"query": "string", "locale": "string"}, "commit_message": "add locale", "release_labels": ["staging"]}"#)
-            #expect(patched.status == 200)
+            #expect(patched.status == 201)
             #expect(patched["version_number"] == 3)
             #expect(patched["base_version"] == 1)
             #expect(patched["nodes"]?.arrayValue?.count == 3)

@@ -89,7 +89,7 @@ struct ImportCommand: AsyncParsableCommand {
         var labels: [RefLabel] = []
         for text in body.labels { labels.append(try Arguments.label(text, kind: .labels)) }
         return NewVersion(
-            path: try Arguments.path(pathText), kind: body.kind, definition: body.definition,
+            path: try Arguments.path(pathText), definition: body.checked,
             name: body.versionName, message: body.message, metadata: body.metadata, labels: labels, reuse: .head)
     }
 

@@ -66,7 +66,7 @@ struct PutCommand: AsyncParsableCommand {
         let store = try store.open()
         let result = try store.commit(
             NewVersion(
-                path: flowPath, kind: body.kind, definition: body.definition, name: name ?? body.versionName,
+                path: flowPath, definition: body.checked, name: name ?? body.versionName,
                 message: message ?? body.message, metadata: body.metadata, labels: refLabels, reuse: .head),
             author: author)
 

@@ -13,13 +13,52 @@ public enum Definition {
     /// Conditional operators from PromptLayer's documentation.
     public static let operators: Set<String> = ["=", "!=", "<", ">", "<=", ">=", "in", "not_in", "is_null", "is_not_null"]
 
+    // MARK: Limits
+
+    /// Most nodes in one agent. PromptLayer documents no limit; these bound what one request
+    /// can cost (validation is linear in nodes + dependencies + edges + conditionals) at
+    /// hundreds of times any agent built by hand, so a hostile body is refused after one pass
+    /// over array lengths instead of holding a CPU (issue 15, item 1).
+    public static let maxNodes = 10_000
+    /// Most `dependencies` entries over all nodes of one agent, repeats included.
+    public static let maxDependencies = 100_000
+    /// Most edges in one agent.
+    public static let maxEdges = 10_000
+    /// Most `conditionals` over all edges of one agent.
+    public static let maxConditionals = 100_000
+
+    /// A definition that passed `validate`, with the kind it was checked as. Only validation
+    /// makes one, so a `NewVersion` built from it is not checked again on its way to disk: the
+    /// server checks a request where it parses it, and its group commit, which stages every
+    /// upsert on one preparer thread, does not repeat the work.
+    public struct Checked: Sendable {
+        public let kind: FileKind
+        public let object: JSONObject
+
+        fileprivate init(kind: FileKind, object: JSONObject) {
+            self.kind = kind
+            self.object = object
+        }
+    }
+
+    /// Validates `definition` as `kind` (see `validate`) and returns it as checked.
+    public static func checked(_ definition: JSONObject, kind: FileKind) throws(StoreError) -> Checked {
+        try validate(definition, kind: kind)
+        return Checked(kind: kind, object: definition)
+    }
+
     /// Builds a flow definition from Humanloop's `attributes`.
     public static func flow(attributes: JSONValue?) throws(StoreError) -> JSONObject {
+        try checkedFlow(attributes: attributes).object
+    }
+
+    /// `flow(attributes:)`, checked.
+    public static func checkedFlow(attributes: JSONValue?) throws(StoreError) -> Checked {
         guard let attributes else { throw .invalidInput("attributes: field required") }
         guard case .object = attributes else { throw .invalidInput("attributes: must be an object, not \(attributes.typeName)") }
         var d = JSONObject()
         d["attributes"] = attributes
-        return d
+        return Checked(kind: .flow, object: d)
     }
 
     /// Builds an agent definition from PromptLayer's body fields; absent `edges` and
@@ -27,14 +66,20 @@ public enum Definition {
     public static func agent(nodes: JSONValue?, edges: JSONValue?, requiredInputVariables: JSONValue?) throws(StoreError)
         -> JSONObject
     {
+        try checkedAgent(nodes: nodes, edges: edges, requiredInputVariables: requiredInputVariables).object
+    }
+
+    /// `agent(nodes:edges:requiredInputVariables:)`, checked.
+    public static func checkedAgent(nodes: JSONValue?, edges: JSONValue?, requiredInputVariables: JSONValue?)
+        throws(StoreError) -> Checked
+    {
         guard let nodes, !nodes.isNull else { throw .invalidInput("nodes: field required") }
         var d = JSONObject()
         d["nodes"] = nodes
         d["edges"] = (edges == nil || edges == .null) ? .array([]) : edges
         d["required_input_variables"] =
             (requiredInputVariables == nil || requiredInputVariables == .null) ? .object(JSONObject()) : requiredInputVariables
-        try validate(d, kind: .agent)
-        return d
+        return try checked(d, kind: .agent)
     }
 
     public static func validate(_ definition: JSONObject, kind: FileKind) throws(StoreError) {
@@ -44,15 +89,26 @@ public enum Definition {
         }
         switch kind {
         case .flow:
-            _ = try flow(attributes: definition["attributes"])
+            _ = try checkedFlow(attributes: definition["attributes"])
         case .agent:
             try validateAgent(definition)
         }
     }
 
+    /// The refusal for a count over one of the limits above, naming it.
+    private static func overLimit(_ what: String, count: Int, limit: Int, name: String) -> StoreError {
+        .invalidInput("\(what): \(count) is more than the limit of \(limit) (Definition.\(name))")
+    }
+
+    /// Checks an agent graph in time linear in its size: every node, dependency, edge and
+    /// conditional is looked at a bounded number of times, with hashed lookups, and the counts
+    /// are checked against the limits before the entries they count are read.
     private static func validateAgent(_ d: JSONObject) throws(StoreError) {
         guard let nodes = d["nodes"]?.arrayValue else { throw .invalidInput("nodes: must be an array of node objects") }
         guard !nodes.isEmpty else { throw .invalidInput("nodes: at least one node is required") }
+        guard nodes.count <= maxNodes else {
+            throw overLimit("nodes", count: nodes.count, limit: maxNodes, name: "maxNodes")
+        }
 
         var variables = Set<String>()
         if let riv = d["required_input_variables"] {
@@ -65,22 +121,28 @@ public enum Definition {
             }
         }
 
+        // Pass 1: the nodes, their names (name → index) and raw dependency lists.
         var names: [String] = []
-        var dependencies: [String: [String]] = [:]
+        names.reserveCapacity(nodes.count)
+        var index: [String: Int] = [:]
+        index.reserveCapacity(nodes.count)
+        var rawDependencies: [[String]] = []
+        rawDependencies.reserveCapacity(nodes.count)
+        var dependencyCount = 0
         var hasOutput = false
-        for (index, node) in nodes.enumerated() {
-            guard let n = node.objectValue else { throw .invalidInput("nodes[\(index)]: must be an object") }
+        for (position, node) in nodes.enumerated() {
+            guard let n = node.objectValue else { throw .invalidInput("nodes[\(position)]: must be an object") }
             guard let name = n["name"]?.stringValue, !name.isEmpty else {
-                throw .invalidInput("nodes[\(index)]: name is required and must be a non-empty string")
+                throw .invalidInput("nodes[\(position)]: name is required and must be a non-empty string")
             }
-            guard name.utf8.count <= 255 else { throw .invalidInput("node \(quoted(name)): name longer than 255 bytes") }
-            guard dependencies[name] == nil else { throw .invalidInput("node \(quoted(name)): duplicate node name") }
+            guard name.utf8.count <= 255 else { throw .invalidInput("node \(short(name)): name longer than 255 bytes") }
+            guard index[name] == nil else { throw .invalidInput("node \(quoted(name)): duplicate node name") }
             guard let type = n["node_type"]?.stringValue else {
                 throw .invalidInput("node \(quoted(name)): node_type is required and must be a string")
             }
             guard nodeTypes.contains(type) else {
                 throw .invalidInput(
-                    "node \(quoted(name)): unknown node_type \(quoted(type)) (known: \(nodeTypes.sorted().joined(separator: ", ")))")
+                    "node \(quoted(name)): unknown node_type \(short(type)) (known: \(nodeTypes.sorted().joined(separator: ", ")))")
             }
             guard case .object = n["configuration"] else {
                 throw .invalidInput("node \(quoted(name)): configuration is required and must be an object")
@@ -92,6 +154,12 @@ public enum Definition {
             var deps: [String] = []
             if let raw = n["dependencies"], !raw.isNull {
                 guard let list = raw.arrayValue else { throw .invalidInput("node \(quoted(name)): dependencies must be an array") }
+                dependencyCount += list.count
+                guard dependencyCount <= maxDependencies else {
+                    throw overLimit(
+                        "dependencies", count: dependencyCount, limit: maxDependencies, name: "maxDependencies")
+                }
+                deps.reserveCapacity(list.count)
                 for dep in list {
                     guard let s = dep.stringValue else {
                         throw .invalidInput("node \(quoted(name)): dependencies must be strings")
@@ -99,47 +167,73 @@ public enum Definition {
                     deps.append(s)
                 }
             }
+            index[name] = names.count
             names.append(name)
-            dependencies[name] = deps
+            rawDependencies.append(deps)
         }
         guard hasOutput else { throw .invalidInput("nodes: at least one node must have is_output_node: true") }
 
-        for name in names {
-            for dep in dependencies[name] ?? [] {
-                if dep == name { throw .invalidInput("node \(quoted(name)): depends on itself") }
-                guard dependencies[dep] != nil || variables.contains(dep) else {
+        // Pass 2: each dependency resolved once. `graph[i]` lists the nodes node i depends on,
+        // each once, in first-mention order (input variables end every chain, so they are not
+        // in it); `dependsOn[i]` is the same as a set, for the edges' membership checks.
+        var graph: [[Int]] = []
+        graph.reserveCapacity(names.count)
+        var dependsOn: [Set<Int>] = []
+        dependsOn.reserveCapacity(names.count)
+        for (i, name) in names.enumerated() {
+            var list: [Int] = []
+            var set = Set<Int>()
+            for dep in rawDependencies[i] {
+                if let j = index[dep] {
+                    if j == i { throw .invalidInput("node \(quoted(name)): depends on itself") }
+                    if set.insert(j).inserted { list.append(j) }
+                } else if !variables.contains(dep) {
                     throw .invalidInput(
-                        "node \(quoted(name)): dependency \(quoted(dep)) is neither a node nor a required input variable")
+                        "node \(quoted(name)): dependency \(short(dep)) is neither a node nor a required input variable")
                 }
             }
+            graph.append(list)
+            dependsOn.append(set)
         }
-        if let cycle = findCycle(names: names, dependencies: dependencies) {
-            throw .invalidInput("node \(quoted(cycle)): dependency cycle")
+        rawDependencies = []
+        if let cycle = findCycle(graph) {
+            throw .invalidInput("node \(quoted(names[cycle])): dependency cycle")
         }
-        try validateEdges(d["edges"], dependencies: dependencies)
+        try validateEdges(d["edges"], index: index, dependsOn: dependsOn)
     }
 
-    private static func validateEdges(_ raw: JSONValue?, dependencies: [String: [String]]) throws(StoreError) {
+    private static func validateEdges(_ raw: JSONValue?, index: [String: Int], dependsOn: [Set<Int>]) throws(StoreError) {
         guard let raw, !raw.isNull else { return }
         guard let edges = raw.arrayValue else { throw .invalidInput("edges: must be an array") }
-        var seen = Set<String>()
-        for (index, edge) in edges.enumerated() {
-            guard let e = edge.objectValue else { throw .invalidInput("edges[\(index)]: must be an object") }
+        guard edges.count <= maxEdges else {
+            throw overLimit("edges", count: edges.count, limit: maxEdges, name: "maxEdges")
+        }
+        struct Pair: Hashable {
+            var source: Int
+            var target: Int
+        }
+        var seen = Set<Pair>()
+        seen.reserveCapacity(edges.count)
+        var conditionalCount = 0
+        for (position, edge) in edges.enumerated() {
+            guard let e = edge.objectValue else { throw .invalidInput("edges[\(position)]: must be an object") }
             guard let source = e["source_node_name"]?.stringValue, let target = e["target_node_name"]?.stringValue else {
-                throw .invalidInput("edges[\(index)]: source_node_name and target_node_name are required strings")
+                throw .invalidInput("edges[\(position)]: source_node_name and target_node_name are required strings")
             }
-            let label = "edge \(quoted(source)) -> \(quoted(target))"
-            guard dependencies[source] != nil else { throw .invalidInput("\(label): unknown source node \(quoted(source))") }
-            guard let targetDeps = dependencies[target] else {
-                throw .invalidInput("\(label): unknown target node \(quoted(target))")
-            }
-            guard targetDeps.contains(source) else {
+            let label = "edge \(short(source)) -> \(short(target))"
+            guard let s = index[source] else { throw .invalidInput("\(label): unknown source node \(short(source))") }
+            guard let t = index[target] else { throw .invalidInput("\(label): unknown target node \(short(target))") }
+            guard dependsOn[t].contains(s) else {
                 throw .invalidInput("\(label): target node must list \(quoted(source)) in its dependencies")
             }
-            guard seen.insert("\(source)\u{0}\(target)").inserted else { throw .invalidInput("\(label): duplicate edge") }
+            guard seen.insert(Pair(source: s, target: t)).inserted else { throw .invalidInput("\(label): duplicate edge") }
             guard e["is_and"]?.boolValue != nil else { throw .invalidInput("\(label): is_and is required and must be a boolean") }
             guard let conditionals = e["conditionals"]?.arrayValue, !conditionals.isEmpty else {
                 throw .invalidInput("\(label): conditionals must be a non-empty array")
+            }
+            conditionalCount += conditionals.count
+            guard conditionalCount <= maxConditionals else {
+                throw overLimit("conditionals", count: conditionalCount, limit: maxConditionals, name: "maxConditionals")
             }
             for (ci, conditional) in conditionals.enumerated() {
                 let where_ = "\(label), conditionals[\(ci)]"
@@ -160,23 +254,27 @@ public enum Definition {
         }
     }
 
-    /// A node on a dependency cycle among nodes (input variables end every chain), or nil.
-    private static func findCycle(names: [String], dependencies: [String: [String]]) -> String? {
-        enum Mark { case visiting, done }
-        var marks: [String: Mark] = [:]
-        // Iterative DFS so a hostile 100,000-node chain cannot overflow the stack.
-        for root in names where marks[root] == nil {
-            var stack: [(String, Int)] = [(root, 0)]
+    /// A node (index) on a dependency cycle, or nil. `graph[i]` lists node i's dependencies
+    /// among nodes, each once: every node is pushed once and every dependency followed once,
+    /// so this is linear in the graph (the old version filtered each node's list again on
+    /// every visit, quadratic in a list that repeats one name).
+    private static func findCycle(_ graph: [[Int]]) -> Int? {
+        enum Mark { case unvisited, visiting, done }
+        var marks = [Mark](repeating: .unvisited, count: graph.count)
+        // Iterative DFS so a hostile 10,000-node chain cannot overflow the stack.
+        var stack: [(node: Int, next: Int)] = []
+        for root in graph.indices where marks[root] == .unvisited {
+            stack.append((root, 0))
             marks[root] = .visiting
             while let (node, next) = stack.last {
-                let deps = (dependencies[node] ?? []).filter { dependencies[$0] != nil }
+                let deps = graph[node]
                 if next < deps.count {
-                    stack[stack.count - 1].1 += 1
+                    stack[stack.count - 1].next += 1
                     let dep = deps[next]
                     switch marks[dep] {
                     case .visiting: return dep
                     case .done: continue
-                    case nil:
+                    case .unvisited:
                         marks[dep] = .visiting
                         stack.append((dep, 0))
                     }
@@ -188,13 +286,25 @@ public enum Definition {
         }
         return nil
     }
+
+    /// A user-supplied name for a message, cut to 80 characters' worth of scalars: a
+    /// dependency or edge end may be megabytes long, and the message should not be.
+    private static func short(_ s: String) -> String {
+        let scalars = s.unicodeScalars
+        guard let cut = scalars.index(scalars.startIndex, offsetBy: 80, limitedBy: scalars.endIndex),
+            cut != scalars.endIndex
+        else { return quoted(s) }
+        return quoted(String(scalars[..<cut])) + "…"
+    }
 }
 
 /// A request body in either seed API's shape, read into the parts of a version, so
 /// `flowstore put` accepts exactly what a client would send to Humanloop or PromptLayer.
 public struct SeedBody: Sendable {
-    public var kind: FileKind
-    public var definition: JSONObject
+    /// The definition, validated as the body was read.
+    public let checked: Definition.Checked
+    public var kind: FileKind { checked.kind }
+    public var definition: JSONObject { checked.object }
     /// Humanloop's `path`, or PromptLayer's `name`/`workflow_name`.
     public var path: String?
     public var versionName: String?
@@ -218,7 +328,7 @@ public struct SeedBody: Sendable {
         switch kind {
         case .flow:
             return SeedBody(
-                kind: .flow, definition: try Definition.flow(attributes: body["attributes"]), path: try string("path"),
+                checked: try Definition.checkedFlow(attributes: body["attributes"]), path: try string("path"),
                 versionName: try string("version_name"), message: try string("version_description"), labels: [],
                 metadata: nil)
         case .agent:
@@ -238,8 +348,7 @@ public struct SeedBody: Sendable {
             let workflowName = try string("workflow_name")
             let name = try string("name")
             return SeedBody(
-                kind: .agent,
-                definition: try Definition.agent(
+                checked: try Definition.checkedAgent(
                     nodes: body["nodes"], edges: body["edges"], requiredInputVariables: body["required_input_variables"]),
                 path: workflowName ?? name, versionName: nil,
                 message: try string("commit_message"), labels: labels, metadata: metadata)

@@ -176,7 +176,9 @@ public final class VersionBatch {
             let result = try store.commit(new, author: author)
             return record(result)
         }
-        try Definition.validate(new.definition, kind: new.kind)
+        // Not again for a version made from a `Definition.Checked` (the server's requests).
+        var new = new
+        try new.validate()
         if let name = new.name, name.isEmpty { throw .invalidInput("version name may not be empty") }
         let existing = try existingFile(new)
         // New names are checked before anything is staged, so a refused one leaves no trace.
@@ -356,6 +358,8 @@ public final class VersionBatch {
             for item in pending where redo.contains(item.new.path) {
                 var new = item.new
                 new.definition = try store.content(item.content).definition
+                // What `add` validated, stored and read back: not checked a second time.
+                new.isChecked = true
                 let result = try store.commit(new, author: item.author)
                 if keepResults { results[item.resultIndex] = result }
             }

@@ -11,10 +11,14 @@ public enum ReusePolicy: Sendable {
 /// Everything needed to record one version.
 public struct NewVersion: Sendable {
     public var path: FlowPath
-    public var kind: FileKind
+    public var kind: FileKind { didSet { isChecked = false } }
     /// The definition's members: `attributes` for a flow; `nodes`, `edges`,
     /// `required_input_variables` for an agent (see `Definition`).
-    public var definition: JSONObject
+    public var definition: JSONObject { didSet { isChecked = false } }
+    /// Whether `definition` is known to pass `Definition.validate` as `kind`: set only by the
+    /// initializer taking a `Definition.Checked` (which only validation makes), cleared by any
+    /// change to either, so `commit` and `VersionBatch.add` validate exactly what was not.
+    var isChecked = false
     public var name: String?
     public var message: String?
     public var metadata: JSONObject?
@@ -41,6 +45,26 @@ public struct NewVersion: Sendable {
         self.reuse = reuse
         self.createFile = createFile
     }
+
+    /// A version of an already validated definition (`Definition.checked`, `SeedBody.parse`):
+    /// the store does not validate it a second time.
+    public init(
+        path: FlowPath, definition: Definition.Checked, name: String? = nil, message: String? = nil,
+        metadata: JSONObject? = nil, labels: [RefLabel] = [], base: ObjectID? = nil,
+        reuse: ReusePolicy = .head, createFile: Bool = true
+    ) {
+        self.init(
+            path: path, kind: definition.kind, definition: definition.object, name: name, message: message,
+            metadata: metadata, labels: labels, base: base, reuse: reuse, createFile: createFile)
+        isChecked = true
+    }
+
+    /// Validates the definition (once: a checked version is not checked again).
+    public mutating func validate() throws(StoreError) {
+        if isChecked { return }
+        try Definition.validate(definition, kind: kind)
+        isChecked = true
+    }
 }
 
 /// What `commit` did.
@@ -58,7 +82,8 @@ extension VersionStore {
     /// compare-and-swap; a concurrent writer makes us re-read the head and try again, so
     /// version numbers stay unique and dense and no update is lost.
     public func commit(_ new: NewVersion, author: String) throws(StoreError) -> CommitResult {
-        try Definition.validate(new.definition, kind: new.kind)
+        var new = new
+        try new.validate()
         if let name = new.name, name.isEmpty { throw .invalidInput("version name may not be empty") }
 
         let existing = try fileID(at: new.path)
