@@ -501,6 +501,7 @@ final class StagingThread: @unchecked Sendable {
         if !object.isNew, let existing = try? POSIXFile.read(objects.path(of: object.id)),
             ObjectID(hashing: existing) == object.id
         {
+            POSIXFile.freshen(objects.path(of: object.id))
             return .success(nil)
         }
         tempCounter += 1
@@ -554,6 +555,7 @@ final class StagingThread: @unchecked Sendable {
             case EEXIST:
                 if let existing = try? POSIXFile.read(target), ObjectID(hashing: existing) == id {
                     unlink(temp)
+                    POSIXFile.freshen(target)
                     return true
                 }
             case EINVAL, ENOSYS: Self.canRenameWithoutReplacing.store(false, ordering: .relaxed)

@@ -1,10 +1,12 @@
-/// Where immutable objects live. The on-disk directory is the default; a second backend
-/// (PostgreSQL) implements the same four operations and nothing above it changes.
+/// Where immutable objects live. The on-disk directory is the only backend today; every
+/// operation below is what a second one must provide.
 public protocol ObjectStore: Sendable {
     /// The object's bytes, re-verified against its id: a mismatch throws `corruptObject`,
     /// so corrupt data is never served.
     func get(_ id: ObjectID) throws(StoreError) -> [UInt8]
-    /// Stores canonical bytes under their hash. Idempotent: storing an existing object is a no-op.
+    /// Stores canonical bytes under their hash. Idempotent: storing an existing object writes
+    /// nothing, but counts as storing it now for `storedAt` (git's "freshen"), so a `gc` that
+    /// found it unreachable a moment ago spares it for another grace period.
     @discardableResult
     func put(_ canonicalBytes: [UInt8]) throws(StoreError) -> ObjectID
     func has(_ id: ObjectID) throws(StoreError) -> Bool
@@ -56,7 +58,10 @@ public struct FileObjectStore: ObjectStore {
         let target = path(of: id)
         // An existing file is trusted only if it hashes right: a half-finished `cp -r` or a
         // flipped bit must not make us skip the write and then point at a broken object.
-        if let existing = try? POSIXFile.read(target), ObjectID(hashing: existing) == id { return id }
+        if let existing = try? POSIXFile.read(target), ObjectID(hashing: existing) == id {
+            POSIXFile.freshen(target)
+            return id
+        }
         try POSIXFile.makeDirectories(POSIXFile.parent(of: target))
         try POSIXFile.writeAtomically(canonicalBytes, to: target, tempDirectory: tempDirectory)
         return id

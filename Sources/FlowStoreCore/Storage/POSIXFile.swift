@@ -187,6 +187,12 @@ enum POSIXFile {
         if unlink(path) != 0, errno != ENOENT { throw .io(path: path, message: lastError()) }
     }
 
+    /// Sets the file's modification time to now: an object written again (deduplicated) is as
+    /// young as a new one for `gc`'s grace period. Best effort: a read-only store stays as it is.
+    static func freshen(_ path: String) {
+        _ = utimensat(AT_FDCWD, path, nil, 0)
+    }
+
     static func removeDirectoryIfEmpty(_ path: String) {
         rmdir(path)
     }

@@ -24,7 +24,12 @@ extension VersionStore {
         var stack: [ObjectID] = try refs.list(prefix: "").map(\.event) + (try divergedHeads())  // Sync/DivergenceLog
         while let id = stack.popLast() {
             guard marked.insert(id).inserted else { continue }
-            guard let object = try? object(id) else { continue }  // verify reports these; gc never guesses
+            // A reachable object that cannot be read (missing, corrupt, EIO, EMFILE) hides what it
+            // reaches: sweeping now would delete live history. Stop, having removed nothing.
+            let object: StoredObject
+            do { object = try self.object(id) } catch {
+                throw .io(path: "gc", message: "cannot read reachable object \(id.hex) (\(error.description)); nothing was removed: run `flowstore verify`")
+            }
             stack.append(contentsOf: object.references)
         }
 
