@@ -8,6 +8,28 @@ import Testing
         #"{"path": "\#(path)", "attributes": {"prompt": {"template": "Answer {{q}} #\#(n) ✅", "model": "gpt-4o"}}, "version_name": "v\#(n)"}"#
     }
 
+    /// One ref lock per distinct path used to be held through the whole batch: 3,000 new
+    /// flows under `ulimit -n 256` failed with "Too many open files" and recorded nothing.
+    @Test func importsManyNewPathsWithFewDescriptors() async throws {
+        let sandbox = try await Sandbox.withStore()
+        let lines = (0..<3000).map { Self.flowBody($0, path: "migrated/flow-\($0)") }
+        _ = try sandbox.write("all.jsonl", lines.joined(separator: "\n") + "\n")
+        let result = try sandbox.runBinary(["import", "all.jsonl", "--json"], descriptorLimit: 256)
+        #expect(result.status == 0, "\(result.err)")
+        #expect(try result.json()["files_created"] == 3000)
+        let listed = try await sandbox.expectSuccess("ls", "--json").json()
+        #expect(listed.arrayValue?.count == 3000)
+        #expect(await sandbox.run("verify").status == 0)
+
+        // A refusal part-way keeps what came before it.
+        _ = try sandbox.write("bad.jsonl", Self.flowBody(1, path: "kept/one") + "\n{\"path\": \"x\"}\n" + Self.flowBody(2, path: "kept/two") + "\n")
+        let refused = await sandbox.run("import", "bad.jsonl")
+        #expect(refused.status == 1)
+        #expect(refused.err.hasPrefix("error: bad.jsonl:2: "))
+        #expect(await sandbox.run("show", "kept/one").status == 0)
+        #expect(await sandbox.run("show", "kept/two").status == 1)
+    }
+
     @Test func importsFilesDirectoriesAndJSONLinesLikePut() async throws {
         let sandbox = try await Sandbox.withStore()
         try FileManager.default.createDirectory(atPath: "\(sandbox.root)/dir", withIntermediateDirectories: true)

@@ -95,10 +95,18 @@ final class Sandbox {
     }
 
     /// Runs the built `flowstore` executable as a child process.
-    func runBinary(_ arguments: [String], stdin: [UInt8] = [], environment extra: [String: String] = [:]) throws -> CLIResult {
+    /// `descriptorLimit` runs it under `ulimit -n` (through `/bin/sh`).
+    func runBinary(
+        _ arguments: [String], stdin: [UInt8] = [], environment extra: [String: String] = [:], descriptorLimit: Int? = nil
+    ) throws -> CLIResult {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try FlowStoreBinary.path())
-        process.arguments = arguments
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", try FlowStoreBinary.path()] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: try FlowStoreBinary.path())
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: root)
         process.environment = environment.merging(["PATH": "/usr/bin:/bin", "NO_COLOR": "1"]) { $1 }.merging(extra) { $1 }
         // Files rather than pipes: no deadlock however much the child writes.
