@@ -43,13 +43,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (413 beyond).")
     var maxBodyBytes = ServerConfiguration.defaultMaxBodyBytes
 
+    @Option(name: .customLong("max-body-values"), help: "Most JSON values a request body may hold (413 beyond).")
+    var maxBodyValues = ServerConfiguration.defaultMaxBodyValues
+
     func run() async throws {
-        let console = Console.current
+        // Only the keys' digests are kept (SECURITY.md A4): the variable is erased from the
+        // process once read, whichever way the keys are configured.
+        var current = Console.current
+        let keysVariable = current.variable("FLOWSTORE_API_KEYS")
+        current.erase(variable: "FLOWSTORE_API_KEYS")
+        let console = current
         let authentication: AuthenticationMode
         do {
             if let keysFile {
                 authentication = .keys(try APIKeyring.load(file: console.absolutePath(keysFile)))
-            } else if let text = console.variable("FLOWSTORE_API_KEYS"), !text.isEmpty {
+            } else if let text = keysVariable, !text.isEmpty {
                 authentication = .keys(try APIKeyring.parse(environment: text))
             } else if insecureNoAuth {
                 authentication = .disabled
@@ -61,15 +69,17 @@ struct ServeCommand: AsyncParsableCommand {
             throw CLIError(error.description)
         }
         guard maxBodyBytes > 0 else { throw CLIError("--max-body-bytes must be positive") }
+        guard maxBodyValues > 0 else { throw CLIError("--max-body-values must be positive") }
 
         let directory = store.resolvedDirectory()
         let host = self.host
         let keys: String = if case .keys(let ring) = authentication { "\(ring.count) API key(s)" } else { "NO AUTHENTICATION" }
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host, port: port, authentication: authentication, maxBodyBytes: maxBodyBytes,
             onServerRunning: { port in
                 console.print("FlowStore serving \(directory) on http://\(host):\(port) (\(keys))")
             })
+        configuration.maxBodyValues = maxBodyValues
         do {
             // Refuse a bad configuration before creating anything on disk.
             try configuration.validate()

@@ -1,6 +1,14 @@
 import FlowStoreCore
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Who a request acts as: the user its API key belongs to. The user's `author` string goes
 /// into every version, event, annotation and log the request writes.
 public struct APIUser: Sendable, Equatable {
@@ -124,12 +132,15 @@ public struct APIKeyring: Sendable {
     /// Reads a keys file:
     /// `{"keys": [{"key": "…", "user": {"id": "usr_…", "email_address": "…", "full_name": "…"}, "read_only": false}]}`.
     /// `user.id` is optional (derived from the author string when absent); so is `read_only`.
+    ///
+    /// A file that group or others may read or write is refused, as ssh refuses such a private
+    /// key: the keys are passwords, and a file anyone on the machine can read has already leaked
+    /// them. The mode is checked on the descriptor that is then read, so the check and the read
+    /// are of the same file.
     public static func load(file path: String) throws(ServerConfigurationError) -> APIKeyring {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ServerConfigurationError("cannot read keys file \(path)")
-        }
+        let data = try readPrivateFile(path)
         let value: JSONValue
-        do { value = try JSONParser.parse(Array(data)) } catch {
+        do { value = try JSONParser.parse(data) } catch {
             throw ServerConfigurationError("keys file \(path): \(error.description)")
         }
         guard let list = value["keys"]?.arrayValue else {
@@ -161,6 +172,31 @@ public struct APIKeyring: Sendable {
                 (key, APIUser(id: try text("id"), email: email, fullName: name, readOnly: readOnly?.boolValue ?? false)))
         }
         return try APIKeyring(keys)
+    }
+
+    /// The bytes of a keys file, refused unless only its owner may read or write it.
+    static func readPrivateFile(_ path: String) throws(ServerConfigurationError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ServerConfigurationError("cannot read keys file \(path)") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw ServerConfigurationError("cannot read keys file \(path): not a regular file")
+        }
+        let mode = st.st_mode & 0o777
+        if mode & 0o077 != 0 {
+            throw ServerConfigurationError(
+                "keys file \(path) is accessible by group or others (mode \(String(mode, radix: 8))): run chmod 600 \(path)")
+        }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            guard n >= 0 else { throw ServerConfigurationError("cannot read keys file \(path)") }
+            if n == 0 { return out }
+            out.append(contentsOf: chunk[0..<n])
+        }
     }
 
     /// Reads `FLOWSTORE_API_KEYS`: `key=user,key2=user2`, where a user is `Name <email>`, an

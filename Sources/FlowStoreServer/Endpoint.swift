@@ -60,12 +60,17 @@ struct Endpoint: Sendable {
     }
 
     /// Reads at most `maxBodyBytes` (413 beyond, before reading when Content-Length says so),
-    /// insists on a JSON media type when one is given (415), and parses strictly.
+    /// insists on a JSON media type when one is given (415), and parses strictly, at most
+    /// `maxBodyValues` values (413 beyond: the tree, not the text, is what costs memory).
     private func readJSONBody(_ request: Request) async throws(APIError) -> JSONValue? {
         let limit = state.configuration.maxBodyBytes
         let tooLarge = APIError(.tooLarge, "Request body larger than \(limit) bytes")
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
+        let length = request.headers[.contentLength].flatMap { Int($0) }
+        if let length, length > limit { throw tooLarge }
         var bytes: [UInt8] = []
+        // One allocation of the announced size rather than doublings that overshoot it (a
+        // 10 MiB body would otherwise end in a 16 MiB buffer, after copies through 8 MiB).
+        if let length, length > 0 { bytes.reserveCapacity(length) }
         do {
             for try await chunk in request.body {
                 if bytes.count + chunk.readableBytes > limit { throw tooLarge }
@@ -83,9 +88,13 @@ struct Endpoint: Sendable {
                 throw APIError(.unsupportedMediaType, "Content-Type must be application/json, not \(media)")
             }
         }
+        let maxValues = state.configuration.maxBodyValues
         do {
-            return try JSONParser.parse(bytes)
+            return try JSONParser.parse(bytes, maxValues: maxValues)
         } catch {
+            if case .tooManyValues = error.kind {
+                throw APIError(.tooLarge, "Request body holds more than \(maxValues) JSON values")
+            }
             throw .invalid(error.description, at: ["body", .number(Double(error.offset ?? 0))], type: "json_invalid")
         }
     }

@@ -27,29 +27,15 @@ struct VersionEntry: Sendable {
 /// Finding flows and versions by their public ids, and rendering Humanloop's FlowResponse.
 extension ServerState {
     /// The live flow whose `fl_` id this is. Agents are not flows: their ids are 404 here.
+    /// A lookup in `fileIndex` and a read of the path's ref: an unknown id costs no walk.
     func flow(id publicID: String) throws(APIError) -> FlowFile {
-        // Where it was last seen, if its path still names it: one ref read instead of a scan.
-        if let hint = flowLocations.value(forKey: publicID),
-            try run({ () throws(StoreError) in try store.fileID(at: hint.path) }) == hint.file
-        {
-            let object = try run { () throws(StoreError) in try store.fileObject(hint.file) }
-            if object.kind == .flow { return FlowFile(path: hint.path, id: hint.file, object: object) }
+        let notFound = APIError.notFound("Flow with id \(publicID) not found")
+        guard let entry = try run({ () throws(StoreError) in try fileIndex.file(flowID: publicID, in: store) }) else {
+            throw notFound
         }
-        let files = try run { () throws(StoreError) in try store.files() }
-        var found: FlowFile?
-        for (path, file) in files {
-            let id = PublicIDs.flow(file)
-            let sought = id == publicID
-            // Flows already remembered are skipped; the sought one's hint may be stale.
-            guard sought ? found == nil : flowLocations.value(forKey: id) == nil else { continue }
-            let object = try run { () throws(StoreError) in try store.fileObject(file) }
-            guard object.kind == .flow else { continue }
-            // Every flow met on the way is remembered, so a scan is paid about once per flow.
-            flowLocations.set(FlowLocation(file: file, path: path), forKey: id)
-            if sought { found = FlowFile(path: path, id: file, object: object) }
-        }
-        guard let found else { throw .notFound("Flow with id \(publicID) not found") }
-        return found
+        let object = try run { () throws(StoreError) in try store.fileObject(entry.file) }
+        guard object.kind == .flow else { throw notFound }
+        return FlowFile(path: entry.path, id: entry.file, object: object)
     }
 
     func flow(at path: FlowPath) throws(APIError) -> FlowFile? {
@@ -75,10 +61,29 @@ extension ServerState {
     }
 
     /// A visible version of the flow by its `flv_` id.
+    ///
+    /// The id is 24 hex digits of the version's object id, so the candidates are the objects
+    /// with that prefix (one fan-out directory's listing), each checked to be a version of this
+    /// flow in its history (`historySummary`, kept up to date by commits) and not hidden. An
+    /// unknown id never walks the flow's history.
     func version(publicID: String, of flow: FlowFile) throws(APIError) -> VersionEntry {
-        guard let entry = try visibleVersions(of: flow.id).first(where: { PublicIDs.flowVersion($0.id) == publicID })
-        else { throw .notFound("Flow version with id \(publicID) not found") }
-        return entry
+        let notFound = APIError.notFound("Flow version with id \(publicID) not found")
+        let hex = publicID.dropFirst(4)
+        guard publicID.hasPrefix("flv_"), hex.utf8.count == PublicIDs.hexLength, ObjectID.isPrefix(hex) else {
+            throw notFound
+        }
+        let found = try run { () throws(StoreError) -> VersionEntry? in
+            guard let head = try store.target(of: RefNames.head(flow.id)) else { return nil }
+            for id in try store.objects.ids(withPrefix: String(hex)) {
+                guard case .version(let v)? = try? store.object(id), v.file == flow.id else { continue }
+                guard try store.historySummary(of: flow.id, head: head).contains(id) else { continue }
+                let entry = VersionEntry(id: id, version: v, metadata: try store.metadataState(of: id, v))
+                if !entry.metadata.hidden { return entry }
+            }
+            return nil
+        }
+        guard let found else { throw notFound }
+        return found
     }
 
     func entry(_ id: ObjectID) throws(APIError) -> VersionEntry {
@@ -126,7 +131,15 @@ extension ServerState {
         }
         let entry = try entry(head)
         if !entry.metadata.hidden { return entry }
-        return try visibleVersions(of: file).first
+        // The head is hidden: the newest visible version is within the next `hidden` versions
+        // of the history (each hidden one pushes it back by one), so no more are read.
+        return try run { () throws(StoreError) -> VersionEntry? in
+            let hidden = Set(try store.annotatedVersions(of: file).filter { $0.value.hidden }.keys)
+            for (id, v) in try store.history(from: head, limit: hidden.count + 1) where !hidden.contains(id) {
+                return VersionEntry(id: id, version: v, metadata: try store.metadataState(of: id, v))
+            }
+            return nil
+        }
     }
 
     func requireDefaultVersion(of flow: FlowFile, deployments: [String: ObjectID]? = nil) throws(APIError) -> VersionEntry {

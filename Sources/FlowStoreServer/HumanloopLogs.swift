@@ -80,6 +80,7 @@ extension HumanloopRoutes {
             let result = try state.run { () throws(StoreError) in
                 try store.commit(NewVersion(path: path, definition: definition, reuse: .anyVersion), author: author)
             }
+            state.fileIndex.note(file: result.file, at: path)
             if !result.created, try state.entry(result.versionID).metadata.hidden {
                 try state.run { () throws(StoreError) in
                     try store.annotate(result.versionID, author: author, message: "restore version (log)") { $0.hidden = false }

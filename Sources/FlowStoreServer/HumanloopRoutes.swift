@@ -33,6 +33,7 @@ struct HumanloopRoutes {
         }
         let committed = result
         let path = new.path
+        state.fileIndex.note(file: committed.file, at: path)
         let name = nameAsAnnotation
         // A new version whose name needs no annotation has nothing to write (and nothing hidden
         // to restore): no fsync, so no thread hop.
@@ -144,16 +145,8 @@ struct HumanloopRoutes {
     /// GET /v5/flows: paged from 1; `name` filters (case-insensitive substring), `user_filter`
     /// matches the version author, `sort_by` created_at | updated_at | name, `order` asc | desc.
     func list(_ request: APIRequest) throws(APIError) -> APIResponse {
-        func int(_ key: String, default value: Int, range: ClosedRange<Int>) throws(APIError) -> Int {
-            guard let raw = request.query[key] else { return value }
-            guard let n = Int(raw), range.contains(n) else {
-                throw .invalid("Input should be an integer in \(range.lowerBound)...\(range.upperBound)",
-                               at: ["query", .string(key)], type: "int_parsing")
-            }
-            return n
-        }
-        let page = try int("page", default: 1, range: 1...1_000_000)
-        let size = try int("size", default: 10, range: 0...1000)
+        let page = try Self.int(request, "page", default: 1, range: 1...1_000_000)
+        let size = try Self.int(request, "size", default: 10, range: 0...1000)
         let sortBy = request.query["sort_by"]
         guard sortBy == nil || ["created_at", "updated_at", "name"].contains(sortBy ?? "") else {
             throw .invalid("Input should be 'created_at', 'updated_at' or 'name'", at: ["query", "sort_by"], type: "enum")
@@ -165,34 +158,74 @@ struct HumanloopRoutes {
         let nameFilter = request.query["name"]?.lowercased()
         let userFilter = request.query["user_filter"]?.lowercased()
 
-        var records: [(sortKey: String, path: String, response: JSONValue)] = []
+        // Only the page's flows are rendered (a FlowResponse reads content, deployments and a
+        // log count). Ordering by path or name needs nothing but the refs' names; ordering by
+        // time or filtering by author needs each flow's default version, still not its response.
+        var candidates: [(key: String, path: FlowPath, flow: FlowFile, entry: VersionEntry?)] = []
         for (path, file) in try state.run({ () throws(StoreError) in try store.files() }) {
             if let nameFilter, !nameFilter.isEmpty, !path.name.lowercased().contains(nameFilter) { continue }
             let object = try state.run { () throws(StoreError) in try store.fileObject(file) }
             guard object.kind == .flow else { continue }
-            let flow = FlowFile(path: path, id: file, object: object)
-            guard let entry = try state.defaultVersion(of: flow) else { continue }
-            if let userFilter, !userFilter.isEmpty, !entry.version.author.lowercased().contains(userFilter) { continue }
-            let response = try state.flowResponse(flow, entry)
-            let key: String =
-                switch sortBy {
-                case "created_at": response["created_at"]?.stringValue ?? ""
-                case "updated_at": response["updated_at"]?.stringValue ?? ""
-                case "name": path.name
-                default: path.rawValue
-                }
-            records.append((key, path.rawValue, response))
+            candidates.append((sortBy == "name" ? path.name : path.rawValue, path,
+                               FlowFile(path: path, id: file, object: object), nil))
         }
-        records.sort { a, b in
-            if a.sortKey != b.sortKey { return order == "asc" ? a.sortKey < b.sortKey : a.sortKey > b.sortKey }
-            return a.path < b.path
+        let needsVersions = sortBy == "created_at" || sortBy == "updated_at" || !(userFilter ?? "").isEmpty
+        if needsVersions {
+            var kept: [(key: String, path: FlowPath, flow: FlowFile, entry: VersionEntry?)] = []
+            for candidate in candidates {
+                guard let entry = try state.defaultVersion(of: candidate.flow) else { continue }
+                if let userFilter, !userFilter.isEmpty, !entry.version.author.lowercased().contains(userFilter) { continue }
+                let created = entry.version.createdAt
+                let key: String =
+                    switch sortBy {
+                    case "created_at": created
+                    case "updated_at": max(created, entry.metadata.updatedAt ?? created)
+                    default: candidate.key
+                    }
+                kept.append((key, candidate.path, candidate.flow, entry))
+            }
+            candidates = kept
         }
-        let start = min(records.count, (page - 1) * size)
-        let pageRecords = records[start..<min(records.count, start + size)].map(\.response)
+        candidates.sort { a, b in
+            if a.key != b.key { return order == "asc" ? a.key < b.key : a.key > b.key }
+            return a.path.rawValue < b.path.rawValue
+        }
+        // A flow without a visible version is not listed. Without `needsVersions` that is only
+        // known once its default version is read, so the page is filled from the sorted list
+        // and `total` counts the flows that have one (read for the page, assumed for the rest:
+        // a flow whose every version is hidden is rare, and finding it would read them all).
+        let start = (page - 1) * size
+        var records: [JSONValue] = []
+        var skipped = 0
+        var index = start
+        while records.count < size, index < candidates.count {
+            let candidate = candidates[index]
+            index += 1
+            let entry: VersionEntry
+            if let known = candidate.entry {
+                entry = known
+            } else if let found = try state.defaultVersion(of: candidate.flow) {
+                entry = found
+            } else {
+                skipped += 1
+                continue
+            }
+            records.append(try state.flowResponse(candidate.flow, entry))
+        }
         return .ok([
-            "records": .array(Array(pageRecords)), "page": .number(Double(page)), "size": .number(Double(size)),
-            "total": .number(Double(records.count)),
+            "records": .array(records), "page": .number(Double(page)), "size": .number(Double(size)),
+            "total": .number(Double(candidates.count - skipped)),
         ])
+    }
+
+    /// An integer query parameter within `range` (422 otherwise).
+    static func int(_ request: APIRequest, _ key: String, default value: Int, range: ClosedRange<Int>) throws(APIError) -> Int {
+        guard let raw = request.query[key] else { return value }
+        guard let n = Int(raw), range.contains(n) else {
+            throw .invalid("Input should be an integer in \(range.lowerBound)...\(range.upperBound)",
+                           at: ["query", .string(key)], type: "int_parsing")
+        }
+        return n
     }
 
     /// DELETE /v5/flows/{id}: removes the path (an event); every version and log stays in the store.
@@ -226,6 +259,7 @@ struct HumanloopRoutes {
             try FlowPath(target)
         }
         try state.run { () throws(StoreError) in try store.moveFile(from: flow.path, to: path, author: request.user.author) }
+        state.fileIndex.note(file: flow.id, at: path)
         let moved = FlowFile(path: path, id: flow.id, object: flow.object)
         return .ok(try state.flowResponse(moved, try state.requireDefaultVersion(of: moved)))
     }
@@ -243,15 +277,46 @@ struct HumanloopRoutes {
         throw .notFound("Directory with id \(id) not found")
     }
 
-    /// GET /v5/flows/{id}/versions: every visible version, newest first.
+    /// Most versions one List Versions answer holds (and its default page size).
+    static let maxVersionsPage = 1000
+
+    /// GET /v5/flows/{id}/versions: visible versions, newest first, a page at a time.
+    ///
+    /// Humanloop documents no paging here (every version in `records`). So that one request
+    /// never renders a flow's whole history, FlowStore answers at most `maxVersionsPage`
+    /// versions, and takes `page` (from 1) and `size` (1…1000, default 1000) like List Flows;
+    /// with either given, the answer also carries `page`, `size` and `total`. Only the versions
+    /// up to the page's end are read, and only the page's are rendered.
     func listVersions(_ request: APIRequest) throws(APIError) -> APIResponse {
+        let paged = request.query["page"] != nil || request.query["size"] != nil
+        let page = try Self.int(request, "page", default: 1, range: 1...1_000_000)
+        let size = try Self.int(request, "size", default: Self.maxVersionsPage, range: 1...Self.maxVersionsPage)
         let flow = try state.flow(id: request.parameter("id"))
         let deployments = try state.deployments(of: flow.id)
+        let (window, total) = try state.run { () throws(StoreError) -> ([(ObjectID, VersionObject)], Int) in
+            guard let head = try store.target(of: RefNames.head(flow.id)) else { return ([], 0) }
+            // Hidden versions are the annotated ones that say so: one listing of the flow's
+            // annotation refs, not one read per version.
+            let hidden = Set(try store.annotatedVersions(of: flow.id).filter { $0.value.hidden }.keys)
+            let end = page * size
+            let walked = try store.history(from: head, limit: end + hidden.count)
+            let visible = walked.filter { !hidden.contains($0.0) }
+            let window = Array(visible.dropFirst((page - 1) * size).prefix(size))
+            let count = paged ? try store.historySummary(of: flow.id, head: head).count - hidden.count : 0
+            return (window, count)
+        }
         var records: [JSONValue] = []
-        for entry in try state.visibleVersions(of: flow.id) {
+        for (id, version) in window {
+            let entry = VersionEntry(
+                id: id, version: version,
+                metadata: try state.run { () throws(StoreError) in try store.metadataState(of: id, version) })
             records.append(try state.flowResponse(flow, entry, deployments: deployments))
         }
-        return .ok(["records": .array(records)])
+        guard paged else { return .ok(["records": .array(records)]) }
+        return .ok([
+            "records": .array(records), "page": .number(Double(page)), "size": .number(Double(size)),
+            "total": .number(Double(max(0, total))),
+        ])
     }
 
     /// PATCH /v5/flows/{id}/versions/{version_id}: rename or redescribe, as an annotation.

@@ -275,11 +275,12 @@ struct PromptLayerRoutes {
         return try agent(named: idOrName)
     }
 
+    /// A lookup in `fileIndex`: an unknown number costs no walk over the paths.
     func agent(integer: Int) throws(APIError) -> AgentFile {
-        for (path, file) in try state.run({ () throws(StoreError) in try store.files() })
-        where PublicIDs.integer(file) == integer {
-            let object = try state.run { () throws(StoreError) in try store.fileObject(file) }
-            if object.kind == .agent { return AgentFile(path: path, id: file, object: object) }
+        let entries = try state.run { () throws(StoreError) in try state.fileIndex.files(integer: integer, in: store) }
+        for entry in entries.sorted(by: { $0.path < $1.path }) {
+            let object = try state.run { () throws(StoreError) in try store.fileObject(entry.file) }
+            if object.kind == .agent { return AgentFile(path: entry.path, id: entry.file, object: object) }
         }
         throw .notFound("Workflow with id \(integer) not found")
     }

@@ -11,10 +11,9 @@ struct ServerState: Sendable {
     let logger: Logger
     /// Upserts from concurrent requests share durable flushes (see `GroupCommit`).
     let commits: GroupCommit
-    /// `fl_` id → where that flow was last seen. Only a hint: every use re-reads the path's
-    /// ref and checks it still names the file, so a moved or deleted flow is never served
-    /// from here; a miss (or a stale hint) falls back to scanning the paths.
-    let flowLocations: BoundedCache<String, FlowLocation>
+    /// Live files by their public ids (`fl_…`, PromptLayer integers): finding one is a lookup,
+    /// not a walk over every path (see `FileIndex`).
+    let fileIndex: FileIndex
     /// Encoded FlowResponse bodies, keyed by everything they are computed from (see
     /// `FlowResponseKey`): a hit is exactly what rendering again would produce.
     let flowResponses: BoundedCache<FlowResponseKey, ByteBuffer>
@@ -26,8 +25,8 @@ struct ServerState: Sendable {
         self.configuration = configuration
         self.logger = logger
         commits = GroupCommit(store: self.store)
-        flowLocations = BoundedCache(capacity: 100_000)
-        flowResponses = BoundedCache(capacity: 32 << 20)
+        fileIndex = FileIndex()
+        flowResponses = BoundedCache(capacity: 32 << 20, maxEntryCost: 4 << 20)
     }
 
     var environments: [EnvironmentSpec] { configuration.environments }
@@ -44,7 +43,11 @@ struct ServerState: Sendable {
     /// Commits through the group commit: durable when it returns, fsyncs shared with the
     /// concurrent commits of other requests.
     func commit(_ version: NewVersion, author: String) async throws(APIError) -> CommitResult {
-        do { return try await commits.commit(version, author: author) } catch { throw APIError(error) }
+        do {
+            let result = try await commits.commit(version, author: author)
+            fileIndex.note(file: result.file, at: version.path)
+            return result
+        } catch { throw APIError(error) }
     }
 
     /// Runs a store call, turning its error into the client-facing one.
@@ -58,12 +61,6 @@ extension APIKeyring {
     static let emptyRing: APIKeyring = {
         do { return try APIKeyring([]) } catch { preconditionFailure("an empty keyring is always valid") }
     }()
-}
-
-/// Where a flow was last seen (see `ServerState.flowLocations`).
-struct FlowLocation: Sendable {
-    var file: ObjectID
-    var path: FlowPath
 }
 
 /// Everything a FlowResponse is computed from besides immutable objects and the server's

@@ -1,5 +1,21 @@
 import FlowStoreCore
+import Foundation
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The process's umask, read without changing it for longer than two calls.
+enum FlowStoreCLITestsUmask {
+    static var current: mode_t {
+        let mask = umask(0o022)
+        umask(mask)
+        return mask
+    }
+}
 
 /// init → put → show → log for each seed body, dedup of identical puts, and `hash`.
 @Suite struct RoundTripTests {
@@ -11,6 +27,30 @@ import Testing
         #expect(again.out == "Reinitialized existing FlowStore in \(sandbox.store)\n")
         let explicit = try await sandbox.expectSuccess("init", "--store", "other")
         #expect(explicit.out == "Initialized empty FlowStore in \(sandbox.root)/other\n")
+    }
+
+    /// A new store is private (0700 directories: nothing inside is reachable by other users,
+    /// whatever the files' modes); `--shared` keeps the umask's modes.
+    @Test func initCreatesPrivateStoresUnlessShared() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.expectSuccess("init")
+        let body = try sandbox.write("flow.json", SeedBodies.humanloopUpsert)
+        try await sandbox.expectSuccess("put", body)
+        func mode(_ path: String) throws -> Int {
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            return try #require(attributes[.posixPermissions] as? Int)
+        }
+        for dir in ["", "/objects", "/refs", "/tmp"] {
+            #expect(try mode(sandbox.store + dir) == 0o700, "\(sandbox.store + dir)")
+        }
+        let umask = Int(FlowStoreCLITestsUmask.current)
+        try await sandbox.expectSuccess("init", "--shared", "--store", "shared")
+        for dir in ["", "/objects", "/refs", "/tmp"] {
+            #expect(try mode("\(sandbox.root)/shared\(dir)") == 0o777 & ~umask, "shared\(dir)")
+        }
+        // Re-running init on an existing store changes no mode.
+        try await sandbox.expectSuccess("init")
+        #expect(try mode(sandbox.store) == 0o700)
     }
 
     @Test func humanloopUpsertBodyRoundTrips() async throws {

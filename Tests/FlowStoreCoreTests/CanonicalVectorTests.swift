@@ -32,6 +32,7 @@ struct CanonicalVectorTests {
         case .duplicateKey: "duplicateKey"
         case .trailingData: "trailingData"
         case .tooDeep: "tooDeep"
+        case .tooManyValues: "tooManyValues"
         case .notFinite: "notFinite"
         }
     }

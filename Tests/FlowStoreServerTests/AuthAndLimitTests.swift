@@ -115,6 +115,16 @@ struct AuthAndLimitTests {
             {"keys": [{"key": "alpha-key", "user": {"id": "usr_1", "email_address": "a@example.com", "full_name": "A"}},
                       {"key": "beta-key", "user": {"full_name": "B"}, "read_only": true}]}
             """.utf8).write(to: URL(fileURLWithPath: file))
+        // Like ssh with a private key: a keys file others may read is refused, naming the fix.
+        for mode in [0o644, 0o640, 0o604, 0o620] {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file)
+            #expect {
+                try APIKeyring.load(file: file)
+            } throws: { error in
+                "\(error)".contains("chmod 600 \(file)") && "\(error)".contains(String(mode, radix: 8))
+            }
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         let ring = try APIKeyring.load(file: file)
         #expect(ring.count == 2)
         #expect(ring.user(forKey: "alpha-key")?.id == "usr_1")
@@ -125,9 +135,11 @@ struct AuthAndLimitTests {
         #expect(ring.user(forKey: "") == nil)
 
         try Data(#"{"keys": [{"key": "k", "user": {}}]}"#.utf8).write(to: URL(fileURLWithPath: file))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         #expect(throws: ServerConfigurationError.self) { try APIKeyring.load(file: file) }
         try Data(#"{"keys": [{"key": "k", "user": {"full_name": "x"}}, {"key": "k", "user": {"full_name": "y"}}]}"#.utf8)
             .write(to: URL(fileURLWithPath: file))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         #expect(throws: ServerConfigurationError.self) { try APIKeyring.load(file: file) }
         #expect(throws: ServerConfigurationError.self) { try APIKeyring.load(file: dir.appendingPathComponent("missing").path) }
 
@@ -142,6 +154,17 @@ struct AuthAndLimitTests {
             try ServerConfiguration(host: "0.0.0.0", authentication: .disabled).validate()
         }
         try ServerConfiguration(host: "127.0.0.1", authentication: .disabled).validate()
+        // Loopback means the address, not the spelling: `127.evil.invalid` is a DNS name
+        // (`.invalid` never resolves, RFC 6761) that merely starts with `127.`.
+        for host in ["127.evil.invalid", "127.0.0.1.invalid", "0.0.0.0", "::", "10.0.0.1", "::ffff:10.0.0.1", "", "[::]"] {
+            #expect(!ServerConfiguration.isLoopback(host), "\(host)")
+            #expect(throws: ServerConfigurationError.self, "\(host)") {
+                try ServerConfiguration(host: host, authentication: .disabled).validate()
+            }
+        }
+        for host in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "::ffff:127.0.0.1", "0:0:0:0:0:0:0:1", "localhost"] {
+            #expect(ServerConfiguration.isLoopback(host), "\(host)")
+        }
         #expect(throws: ServerConfigurationError.self) {
             try ServerConfiguration(authentication: .keys(try APIKeyring([]))).validate()
         }

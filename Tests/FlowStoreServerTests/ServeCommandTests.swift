@@ -68,6 +68,14 @@ struct ServeCommandTests {
             body: Array("{\"name\": \"bin-agent\", \(Bodies.greetingNodes)}".utf8))
         let response = try await RawHTTPClient.send(port: port, request: request)
         #expect(response.status == 201)
+        // Only the keys' digests stay (SECURITY.md A4): not even the process's environment
+        // block, which /proc shows for the life of the process, still holds the key.
+        let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(process.processIdentifier)/environ"))
+        #expect(!String(decoding: environ, as: UTF8.self).contains("bin-key"))
+        #expect(String(decoding: environ, as: UTF8.self).contains("PATH=/usr/bin:/bin"))
+        // The store serve created is private.
+        let mode = try FileManager.default.attributesOfItem(atPath: dir)[.posixPermissions] as? Int
+        #expect(mode == 0o700)
 
         process.terminate()  // SIGTERM
         let status = await Task.detached { () -> Int32 in

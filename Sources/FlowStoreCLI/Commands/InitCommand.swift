@@ -17,17 +17,25 @@ struct InitCommand: AsyncParsableCommand {
             Creates the store layout (objects/, refs/, tmp/, flowstore.json) in ./.flowstore, \
             in $FLOWSTORE_DIR, or in --store DIR. Running it on an existing store changes nothing.
 
+            A new store is private: its directories are mode 0700, so other users can read \
+            nothing in it (flows, templates and logs may hold secrets). --shared keeps the \
+            modes your umask gives, for a store a group works in.
+
             Examples:
               flowstore init
               flowstore init --store /srv/flowstore
+              flowstore init --shared --store /srv/team-store
             """)
 
     @OptionGroup var store: StoreOptions
 
+    @Flag(help: "Keep the umask's modes (group/other-readable) instead of making the store private.")
+    var shared = false
+
     func run() async throws {
         let directory = store.resolvedDirectory()
         let existed = access("\(directory)/\(VersionStore.configFileName)", F_OK) == 0
-        try VersionStore.initialize(at: directory)
+        try VersionStore.initialize(at: directory, shared: shared)
         Console.current.print(
             existed ? "Reinitialized existing FlowStore in \(directory)" : "Initialized empty FlowStore in \(directory)")
     }

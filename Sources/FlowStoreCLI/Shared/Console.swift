@@ -21,6 +21,7 @@ public struct Console: Sendable {
     private let writeStdout: @Sendable ([UInt8]) -> Void
     private let writeStderr: @Sendable ([UInt8]) -> Void
     private let readStdin: @Sendable () throws -> [UInt8]
+    private let eraseVariable: @Sendable (String) -> Void
 
     public init(
         environment: [String: String],
@@ -28,7 +29,8 @@ public struct Console: Sendable {
         stdoutIsTerminal: Bool = false,
         stdout: @escaping @Sendable ([UInt8]) -> Void,
         stderr: @escaping @Sendable ([UInt8]) -> Void,
-        stdin: @escaping @Sendable () throws -> [UInt8] = { [] }
+        stdin: @escaping @Sendable () throws -> [UInt8] = { [] },
+        eraseVariable: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.environment = environment
         self.workingDirectory = workingDirectory
@@ -36,6 +38,7 @@ public struct Console: Sendable {
         self.writeStdout = stdout
         self.writeStderr = stderr
         self.readStdin = stdin
+        self.eraseVariable = eraseVariable
     }
 
     /// The console of the running process.
@@ -46,7 +49,8 @@ public struct Console: Sendable {
             stdoutIsTerminal: isatty(1) == 1,
             stdout: { FileDescriptorIO.writeAll($0, to: 1) },
             stderr: { FileDescriptorIO.writeAll($0, to: 2) },
-            stdin: { try FileDescriptorIO.readAll(fd: 0, name: "<stdin>") })
+            stdin: { try FileDescriptorIO.readAll(fd: 0, name: "<stdin>") },
+            eraseVariable: { ProcessEnvironment.erase($0) })
     }
 
     /// The console of the current task; `FlowStoreCommand.run(arguments:console:)` binds it.
@@ -81,6 +85,15 @@ public struct Console: Sendable {
         return value
     }
 
+    /// Removes a variable that holds a secret once it has been read (`FLOWSTORE_API_KEYS`), so
+    /// the secret does not stay readable in the process (`/proc/PID/environ`, a core dump,
+    /// child processes). A test console's environment is its own: only the process console
+    /// touches the real one.
+    public mutating func erase(variable name: String) {
+        environment[name] = nil
+        eraseVariable(name)
+    }
+
     /// Colour only on a terminal, and never when `NO_COLOR` is set (https://no-color.org) or `TERM=dumb`.
     public var usesColor: Bool {
         stdoutIsTerminal && variable("NO_COLOR") == nil && variable("TERM") != "dumb"
@@ -92,6 +105,17 @@ public struct Console: Sendable {
         let joined = path.hasPrefix("/") ? path : "\(workingDirectory)/\(path)"
         let segments = joined.split(separator: "/").filter { $0 != "." }
         return "/" + segments.joined(separator: "/")
+    }
+}
+
+/// The process's own environment block.
+enum ProcessEnvironment {
+    /// Overwrites the variable's value in place, then unsets it. `unsetenv` alone only drops the
+    /// pointer from `environ`: the bytes stay in the initial environment block, which
+    /// `/proc/PID/environ` shows for the life of the process.
+    static func erase(_ name: String) {
+        if let value = getenv(name) { memset(value, Int32(UInt8(ascii: "x")), strlen(value)) }
+        unsetenv(name)
     }
 }
 

@@ -18,10 +18,15 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Send
 
     /// Total cost `current` may hold before it is retired (units are the caller's: bytes, entries).
     public let capacity: Int
+    /// Entries costing more are not kept: one huge value (a 10 MiB definition decodes to far
+    /// more) would otherwise turn a generation over by itself, evicting everything else, and
+    /// stay resident in `previous` until the next turn.
+    public let maxEntryCost: Int
     private let state = Mutex(Generations())
 
-    public init(capacity: Int) {
+    public init(capacity: Int, maxEntryCost: Int? = nil) {
         self.capacity = max(1, capacity)
+        self.maxEntryCost = maxEntryCost ?? self.capacity
     }
 
     public func value(forKey key: Key) -> Value? {
@@ -36,6 +41,10 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Send
     public func set(_ value: Value, forKey key: Key, cost: Int = 1) {
         state.withLock { s in
             s.previous[key] = nil
+            if cost > maxEntryCost {
+                if let old = s.current.removeValue(forKey: key) { s.currentCost -= old.cost }
+                return
+            }
             Self.insert(key, (value, max(1, cost)), into: &s, capacity: capacity)
         }
     }

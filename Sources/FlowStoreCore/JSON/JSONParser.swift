@@ -19,16 +19,24 @@ public enum JSONParser {
     ///
     /// - Parameter maxDepth: the deepest allowed nesting of arrays and objects; `[[]]` has
     ///   depth 2. The parser recurses once per level, so keep this modest.
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONError) -> JSONValue {
+    /// - Parameter maxValues: the most values (of any type, containers included; object keys
+    ///   are not values) the text may hold. The tree costs at least a 16-byte slot per value
+    ///   however short its text (`0,` is two bytes), so this, not the text's length, bounds
+    ///   the memory a hostile document takes. Checked as values are met: parsing stops there.
+    public static func parse(
+        _ bytes: [UInt8], maxDepth: Int = defaultMaxDepth, maxValues: Int = .max
+    ) throws(JSONError) -> JSONValue {
         try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) -> JSONValue in
-            var scanner = Scanner(buffer, maxDepth: maxDepth)
+            var scanner = Scanner(buffer, maxDepth: maxDepth, maxValues: maxValues)
             return try scanner.parseDocument()
         }
     }
 
     /// Parses one JSON text from raw memory, without copying it first.
-    public static func parse(_ buffer: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth) throws(JSONError) -> JSONValue {
-        var scanner = Scanner(buffer.assumingMemoryBound(to: UInt8.self), maxDepth: maxDepth)
+    public static func parse(
+        _ buffer: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth, maxValues: Int = .max
+    ) throws(JSONError) -> JSONValue {
+        var scanner = Scanner(buffer.assumingMemoryBound(to: UInt8.self), maxDepth: maxDepth, maxValues: maxValues)
         return try scanner.parseDocument()
     }
 
@@ -71,14 +79,18 @@ private enum Byte {
 private struct Scanner {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
+    let maxValues: Int
+    /// Values met so far (see `JSONParser.parse(_:maxDepth:maxValues:)`).
+    var values = 0
     var pos = 0
     /// Reused for strings that contain escapes, so each such string costs one copy, not one
     /// allocation per string.
     var scratch: [UInt8] = []
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, maxValues: Int = .max) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.maxValues = maxValues
     }
 
     // MARK: Helpers
@@ -115,6 +127,8 @@ private struct Scanner {
     /// `depth` is the number of containers already open around this value.
     mutating func parseValue(depth: Int) throws(JSONError) -> JSONValue {
         guard pos < bytes.count else { throw fail(.unexpectedEnd, at: pos) }
+        values += 1
+        if values > maxValues { throw fail(.tooManyValues(limit: maxValues), at: pos) }
         switch bytes[pos] {
         case Byte.quote: return .string(try parseString())
         case Byte.openBracket:

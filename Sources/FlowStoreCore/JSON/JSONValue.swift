@@ -184,6 +184,7 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
         case duplicateKey(String)
         case trailingData
         case tooDeep(limit: Int)
+        case tooManyValues(limit: Int)
         case notFinite
     }
 
@@ -213,6 +214,7 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
         case .duplicateKey(let k): what = "duplicate object key \"\(k)\""
         case .trailingData: what = "unexpected data after the JSON value"
         case .tooDeep(let limit): what = "nesting deeper than \(limit) levels"
+        case .tooManyValues(let limit): what = "more than \(limit) values"
         case .notFinite: what = "NaN or infinite number cannot be represented in JSON"
         }
         if let offset { return "invalid JSON at byte \(offset): \(what)" }

@@ -389,7 +389,7 @@ public final class VersionBatch {
         _ bytes: [UInt8], _ object: StoredObject, _ writer: BatchWriter, isNew: Bool = false
     ) throws(StoreError) -> ObjectID {
         let id = try writer.stage(bytes, isNew: isNew)
-        if store.objectCache != nil { written.append((id, object, bytes.count)) }
+        if store.objectCache != nil { written.append((id, object, MemoryCost.of(object))) }
         return id
     }
 

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The version store: flows and agents as immutable objects, refs that name versions, and an
 /// audit chain of events behind every ref move. The CLI and the HTTP server are thin faces
 /// over this type; it knows nothing of either.
@@ -35,31 +43,57 @@ public struct VersionStore: Sendable {
         self.historyIndex = historyIndex
     }
 
-    /// This store with an in-memory cache of up to about `bytes` of decoded objects (twice that
-    /// at worst, see `BoundedCache`): for processes that serve many reads of the same versions.
+    /// This store with an in-memory cache of up to about `bytes` of decoded objects, as
+    /// `MemoryCost` counts them (twice that at worst, see `BoundedCache`): for processes that
+    /// serve many reads of the same versions.
     public func cachingObjects(upTo bytes: Int) -> VersionStore {
         VersionStore(
             objects: objects, refs: refs, root: root, clock: clock,
-            objectCache: BoundedCache(capacity: bytes), historyIndex: historyIndex)
+            objectCache: BoundedCache(capacity: bytes, maxEntryCost: max(1, bytes / 8)), historyIndex: historyIndex)
     }
 
     /// Creates the store layout (idempotent: an existing store is left as it is).
+    ///
+    /// A new store is private unless `shared`: its root (when created here) and its `objects/`,
+    /// `refs/` and `tmp/` directories are mode 0700, so no other user can read or even list
+    /// anything in it, whatever the modes of the files inside (flows, templates and logs may hold
+    /// secrets and personal data). `shared` keeps the umask's modes, for a store a group works
+    /// in, and is recorded in `flowstore.json` so directories re-created later follow it.
     @discardableResult
     public static func initialize(
-        at root: String, clock: @escaping @Sendable () -> String = Timestamp.now
+        at root: String, clock: @escaping @Sendable () -> String = Timestamp.now, shared: Bool = false
     ) throws(StoreError) -> VersionStore {
         let root = normalize(root)
         if POSIXFile.exists(root), !POSIXFile.isDirectory(root) {
             throw .io(path: root, message: "exists and is not a directory")
         }
-        for dir in ["objects", "refs", "tmp"] { try POSIXFile.makeDirectories("\(root)/\(dir)") }
         let config = "\(root)/\(configFileName)"
-        if !POSIXFile.exists(config) {
-            let body: JSONValue = ["format": .number(Double(formatVersion)), "type": "flowstore"]
+        let isNew = !POSIXFile.exists(config)
+        let rootExisted = POSIXFile.isDirectory(root)
+        for dir in ["objects", "refs", "tmp"] { try POSIXFile.makeDirectories("\(root)/\(dir)") }
+        if isNew, !shared {
+            // Before the configuration is written, so a store is never usable while open to others;
+            // a root that existed already is the caller's directory and keeps its mode.
+            if !rootExisted { try restrict(root) }
+            for dir in ["objects", "refs", "tmp"] { try restrict("\(root)/\(dir)") }
+        }
+        if isNew {
+            var body: JSONValue = ["format": .number(Double(formatVersion)), "type": "flowstore"]
+            if shared, case .object(var o) = body {
+                o["shared"] = true
+                body = .object(o)
+            }
             let bytes = (try? CanonicalJSON.encode(body)) ?? []
             try POSIXFile.writeAtomically(bytes + [0x0a], to: config, tempDirectory: "\(root)/tmp")
         }
         return try open(at: root, clock: clock)
+    }
+
+    /// Mode 0700: only the owner may list, read or write anything below `path`.
+    private static func restrict(_ path: String) throws(StoreError) {
+        if chmod(path, 0o700) != 0 {
+            throw .io(path: path, message: String(cString: strerror(errno)))
+        }
     }
 
     /// Opens an existing store; refuses a directory that is not one, so a typo in `--store`
@@ -78,7 +112,12 @@ public struct VersionStore: Sendable {
             throw .io(path: root, message: "store format \(format) is not supported (this build reads \(formatVersion))")
         }
         let tmp = "\(root)/tmp"
-        try POSIXFile.makeDirectories(tmp)
+        if !POSIXFile.isDirectory(tmp) {
+            // Removed by hand: re-created as private as the store was made (temp files hold
+            // objects in flight).
+            try POSIXFile.makeDirectories(tmp)
+            if value["shared"]?.boolValue != true { try restrict(tmp) }
+        }
         return VersionStore(
             objects: FileObjectStore(directory: "\(root)/objects", tempDirectory: tmp),
             refs: FileRefStore(directory: "\(root)/refs", tempDirectory: tmp),
@@ -105,7 +144,8 @@ public struct VersionStore: Sendable {
         if let cache = objectCache, let hit = cache.value(forKey: id) { return hit }
         let bytes = try objects.get(id)
         let object = try StoredObject.decode(id: id, bytes: bytes)
-        objectCache?.set(object, forKey: id, cost: bytes.count)
+        // Charged what the decoded object holds, not its encoded size, which can be a tenth of it.
+        objectCache?.set(object, forKey: id, cost: MemoryCost.of(object))
         return object
     }
 

@@ -43,6 +43,8 @@ final class ServerProcess: @unchecked Sendable {
     /// Blocking: call from a plain thread.
     init(sandbox: StoreSandbox, arguments extra: [String] = [], environment: [String: String] = [:]) throws {
         let keys = try sandbox.dir.write("keys.json", Array(Keys.keysFile.utf8))
+        // A keys file others may read is refused, as ssh refuses such a key.
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keys)
         child = try sandbox.spawn(
             ["serve", "--store", sandbox.store, "--port", "0", "--keys-file", keys] + extra, environment: environment)
         let deadline = now() + 20
