@@ -24,6 +24,8 @@ final class CountingRefs: RefStore, Sendable {
         if prefix == "paths/" { pathListings.add(1, ordering: .relaxed) }
         return try base.list(prefix: prefix)
     }
+    /// The case check of new names lists one folder, not every path: not a walk.
+    func children(of prefix: String) throws(StoreError) -> [RefChild] { try base.children(of: prefix) }
     func count(prefix: String) throws(StoreError) -> Int {
         if prefix.contains("/logs/") { logCounts.add(1, ordering: .relaxed) }
         return try base.count(prefix: prefix)
