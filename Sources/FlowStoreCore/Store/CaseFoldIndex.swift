@@ -23,9 +23,9 @@ final class CaseFoldIndex {
     /// Throws `caseClash` when `name`, which does not exist yet, differs only in case from an
     /// existing sibling at some level.
     func check(_ name: RefName) throws(StoreError) {
+        let segments = name.segments
         var prefix = ""
         for (index, segment) in Self.levels(of: name) {
-            let segments = name.segments
             if prefix.isEmpty { prefix = segments[..<index].joined(separator: "/") + "/" }
             let isFolder = index < segments.count - 1
             let found = try children(of: prefix)[Key(fold: NameRules.caseFold(segment), isFolder: isFolder)] ?? []
