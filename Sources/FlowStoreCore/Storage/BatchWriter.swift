@@ -194,6 +194,10 @@ final class BatchWriter {
     /// Either way a waiting writer finds the lock file it holds no longer on disk and retries,
     /// as when a lock is released by unlinking. Call `barrier()` after the last one.
     func commit(_ ref: LockedRef) throws(StoreError) {
+        if let fault = refStore.batchMoveFault?(ref.name) {
+            release([ref])
+            throw fault
+        }
         let file = refStore.path(of: ref.name)
         // Read-only like every ref file, before it becomes one: after the swap another writer
         // may already be using the old ref as its lock file. Writers meeting a read-only lock

@@ -72,8 +72,16 @@ enum POSIXFile {
     ) throws(StoreError) {
         let temp = tempDirectory + "/tmp-" + randomToken()
         try writeNew(bytes, to: temp, sync: sync)
-        guard rename(temp, path) == 0 else {
+        var attempts = 0
+        while rename(temp, path) != 0 {
             let message = lastError()
+            // A folder emptied and removed by a concurrent `gc` since the caller made it: make
+            // it again (as git does for its object fan-out folders).
+            attempts += 1
+            if errno == ENOENT, attempts < 8, exists(temp), !isDirectory(parent(of: path)) {
+                try makeDirectories(parent(of: path), sync: sync)
+                continue
+            }
             unlink(temp)
             throw .io(path: path, message: message)
         }

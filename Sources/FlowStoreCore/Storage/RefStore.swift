@@ -64,6 +64,9 @@ public struct FileRefStore: RefStore {
     /// stopped process (SIGSTOP, a debugger) holding a lock must not stall every writer of
     /// that ref, the server's group commit among them, for ever.
     public let lockTimeout: Duration
+    /// For tests: an error a batch's ref move raises instead of moving the ref, as a disk that
+    /// fails part-way through a flush would.
+    var batchMoveFault: (@Sendable (RefName) -> StoreError?)?
 
     /// 10 seconds, or `FLOWSTORE_LOCK_TIMEOUT` (seconds, fractions allowed) when set.
     public static let defaultLockTimeout: Duration = {

@@ -193,16 +193,25 @@ public final class GroupCommit: Sendable {
             return Array(repeating: .failure(error), count: count)
         case .ready(let batch, let positions, let flush):
             let committed: [CommitResult]
+            var failures: [Int: StoreError] = [:]
             do throws(StoreError) {
-                if let flush = try flush.get() { try batch.completeFlush(flush) }
+                if let flush = try flush.get() { failures = try batch.completeFlush(flush) }
                 committed = try batch.finish()
             } catch {
+                // Nothing of the round was acknowledged: every version fails.
                 return positions.map { position in
                     if case .failure(let refused) = position { return .failure(refused) }
                     return .failure(error)
                 }
             }
-            return positions.map { position in position.map { committed[$0] } }
+            // Once refs moved, each version has its own outcome: a client told "failed" retries,
+            // and a retry of a version that was in fact committed is a duplicate.
+            return positions.map { position in
+                position.flatMap { index in
+                    if let failure = failures[index] { return .failure(failure) }
+                    return .success(committed[index])
+                }
+            }
         }
     }
 }

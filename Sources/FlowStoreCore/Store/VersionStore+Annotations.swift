@@ -126,28 +126,30 @@ extension VersionStore {
         check: (VersionMetadata) throws(StoreError) -> Void = { _ throws(StoreError) in },
         change: (inout VersionMetadata) -> Void
     ) throws(StoreError) -> VersionMetadata {
-        let version = try version(versionID)
-        let ref = RefNames.annotation(version.file, versionID)
-        for _ in 0..<Self.casAttempts {
-            let state = try refState(ref)
-            let current = try metadata(of: versionID, version)
-            var next = current
-            change(&next)
-            if next.sameContent(as: current) { return current }
-            try check(next)
-            let annotation = AnnotationObject(
-                file: version.file, version: versionID, name: next.name, description: next.description,
-                hidden: next.hidden, evaluators: next.evaluators, author: author, createdAt: clock())
-            let id = try write(.annotation(annotation))
-            do {
-                let event = try moveRef(ref, to: id, author: author, message: message, expecting: .target(state?.target))
-                next.updatedAt = event.flatMap { try? self.event($0).time } ?? annotation.createdAt
-                return next
-            } catch .refConflict {
-                continue
+        try writing { () throws(StoreError) -> VersionMetadata in
+            let version = try version(versionID)
+            let ref = RefNames.annotation(version.file, versionID)
+            for _ in 0..<Self.casAttempts {
+                let state = try refState(ref)
+                let current = try metadata(of: versionID, version)
+                var next = current
+                change(&next)
+                if next.sameContent(as: current) { return current }
+                try check(next)
+                let annotation = AnnotationObject(
+                    file: version.file, version: versionID, name: next.name, description: next.description,
+                    hidden: next.hidden, evaluators: next.evaluators, author: author, createdAt: clock())
+                let id = try write(.annotation(annotation))
+                do throws(StoreError) {
+                    let event = try moveRef(ref, to: id, author: author, message: message, expecting: .target(state?.target))
+                    next.updatedAt = event.flatMap { try? self.event($0).time } ?? annotation.createdAt
+                    return next
+                } catch .refConflict {
+                    continue
+                }
             }
+            throw .lockTimeout(ref.rawValue)
         }
-        throw .lockTimeout(ref.rawValue)
     }
 
     /// For `verify`: the file an annotation or log object belongs to, and the noun for it,

@@ -121,13 +121,16 @@ public final class VersionBatch {
         var author: String
         var content: ObjectID
         var resultIndex: Int
+        /// The refs this version's commit moves: it is committed once all of them have moved.
+        var refs: [RefName]
 
-        init(_ new: NewVersion, author: String, content: ObjectID, resultIndex: Int) {
+        init(_ new: NewVersion, author: String, content: ObjectID, resultIndex: Int, refs: [RefName]) {
             self.new = new
             self.new.definition = JSONObject()
             self.author = author
             self.content = content
             self.resultIndex = resultIndex
+            self.refs = refs
         }
     }
 
@@ -140,12 +143,17 @@ public final class VersionBatch {
     /// Versions staged in this flush, for `base` checks before they are on disk.
     private var stagedVersions: [ObjectID: VersionObject] = [:]
     private var pending: [Pending] = []
+    /// The refs staged to move by the `add` running now, for its `Pending`.
+    private var movedRefs: [RefName] = []
     /// Objects staged in this flush, decoded, for the store's object cache once they are
     /// durable: the next commit on a file reads its head version and event, the server's answer
     /// reads the version and content. Only kept when the store has a cache.
     private var written: [(ObjectID, StoredObject, Int)] = []
     private var results: [CommitResult] = []
     private var resultCount = 0
+    /// Open from the first version staged after a flush to the end of the next flush, so that
+    /// `gc` cannot sweep what the flush is about to make reachable (see `SweepFence`).
+    private var window: WriteWindow?
     /// Folders of refs listed once for the whole batch, for the case check of new names.
     private lazy var caseFolds = CaseFoldIndex(refs: store.refs)
 
@@ -176,6 +184,8 @@ public final class VersionBatch {
             let result = try store.commit(new, author: author)
             return record(result)
         }
+        if window == nil, let fence = store.sweepFence { window = try fence.openWindow() }
+        movedRefs.removeAll(keepingCapacity: true)
         // Not again for a version made from a `Definition.Checked` (the server's requests).
         var new = new
         try new.validate()
@@ -216,7 +226,7 @@ public final class VersionBatch {
             }
             let index = record(
                 CommitResult(file: file, fileCreated: false, versionID: reused.id, version: reused.version, created: false))
-            pending.append(Pending(new, author: author, content: contentID, resultIndex: index))
+            pending.append(Pending(new, author: author, content: contentID, resultIndex: index, refs: takeMovedRefs()))
             try flushIfFull()
             return index
         }
@@ -250,7 +260,7 @@ public final class VersionBatch {
 
         let index = record(
             CommitResult(file: file, fileCreated: fileCreated, versionID: versionID, version: version, created: true))
-        pending.append(Pending(new, author: author, content: contentID, resultIndex: index))
+        pending.append(Pending(new, author: author, content: contentID, resultIndex: index, refs: takeMovedRefs()))
         try flushIfFull()
         return index
     }
@@ -259,7 +269,8 @@ public final class VersionBatch {
     /// wait for. Called automatically when a flush fills up, and by `finish`.
     public func flush() throws(StoreError) {
         guard let prepared = try prepareFlush() else { return }
-        try completeFlush(prepared)
+        let failures = try completeFlush(prepared)
+        if let first = failures.min(by: { $0.key < $1.key }) { throw first.value }
     }
 
     /// The first half of a flush, for callers that overlap flushes (`GroupCommit`): the refs
@@ -273,7 +284,10 @@ public final class VersionBatch {
     }
 
     func prepareFlush() throws(StoreError) -> PreparedFlush? {
-        guard let writer, !pending.isEmpty || writer.stagedCount > 0 else { return nil }
+        guard let writer, !pending.isEmpty || writer.stagedCount > 0 else {
+            closeWindow()
+            return nil
+        }
         // Every ref this flush moves, in the order they move: paths, then heads, then labels.
         var moves: [(name: RefName, expected: ObjectID?, new: ObjectID)] = []
         for name in touchedPaths + touchedHeads + touchedLabels {
@@ -290,15 +304,26 @@ public final class VersionBatch {
             writer.release(Array(locked.values))
             forgetAll()
             resetFlush()
+            closeWindow()
             throw error
         }
     }
 
     /// The second half: objects made durable and put in place, refs moved, all durable; then
     /// what concurrent writers got in the way of is redone on top of theirs.
-    func completeFlush(_ prepared: PreparedFlush) throws(StoreError) {
-        guard let writer else { return }
-        defer { resetFlush() }
+    ///
+    /// Throws only when nothing was acknowledged: the objects could not be made durable, or the
+    /// last barrier failed (so no ref move is known to be durable). A failure once refs have
+    /// begun to move is each request's own: returned are the versions (by their position in
+    /// the batch) that failed and why — those with a ref that did not move, a redo or a
+    /// relabel that failed. Every other version is committed, exactly as `add` said.
+    @discardableResult
+    func completeFlush(_ prepared: PreparedFlush) throws(StoreError) -> [Int: StoreError] {
+        guard let writer else { return [:] }
+        defer {
+            resetFlush()
+            closeWindow()
+        }
         var locked = prepared.locked
         do {
             if writer.stagedCount > 0 {
@@ -324,18 +349,23 @@ public final class VersionBatch {
                 relabel.append(name)
             }
         }
+        // The first ref that fails to move stops the rest: the disk is failing, and every
+        // version whose refs did not all move is then refused, not half acknowledged.
+        var unmoved: [RefName: StoreError] = [:]
+        var stopped: StoreError?
         for move in prepared.moves {
             guard let ref = locked.removeValue(forKey: move.name) else { continue }
-            guard let track = refs[ref.name], !redo.contains(track.path) else {
+            guard stopped == nil, let track = refs[ref.name], !redo.contains(track.path) else {
                 writer.release([ref])
+                if let stopped { unmoved[ref.name] = stopped }
                 continue
             }
             do {
                 try writer.commit(ref)
             } catch {
-                writer.release(Array(locked.values))
-                forgetAll()
-                throw error
+                unmoved[ref.name] = error  // `commit` released its lock
+                stopped = error
+                continue
             }
             refs[ref.name]?.expected = ref.new
             refs[ref.name]?.moves = []
@@ -345,23 +375,55 @@ public final class VersionBatch {
             for (id, object, cost) in written { cache.set(object, forKey: id, cost: cost) }
         }
 
-        // Rare: concurrent writers. Ordinary durable commits and ref moves, on top of theirs.
+        var failures: [Int: StoreError] = [:]
+        if let stopped {
+            // What is on disk is no longer what the batch believes: read it afresh next time.
+            forgetAll()
+            for name in relabel { unmoved[name] = stopped }
+            for item in pending where redo.contains(item.new.path) { failures[item.resultIndex] = stopped }
+        } else {
+            redoConflicts(relabel: relabel, redo: redo, unmoved: &unmoved, failures: &failures)
+        }
+        for item in pending where !redo.contains(item.new.path) {
+            if let error = item.refs.lazy.compactMap({ unmoved[$0] }).first { failures[item.resultIndex] = error }
+        }
+        return failures
+    }
+
+    /// Rare: concurrent writers. Ordinary durable commits and ref moves, on top of theirs, each
+    /// failing alone; in the batch's write window, which they must not wait behind.
+    private func redoConflicts(
+        relabel: [RefName], redo: Set<FlowPath>, unmoved: inout [RefName: StoreError], failures: inout [Int: StoreError]
+    ) {
+        func run(_ body: () throws(StoreError) -> Void) throws(StoreError) {
+            if let window { try window.adopt(body) } else { try body() }
+        }
         for name in relabel {
             guard let track = refs[name] else { continue }
             refs[name] = nil
-            for move in track.moves {
-                try store.moveRef(name, to: move.target, author: move.author, message: move.message)
+            do {
+                try run { () throws(StoreError) in
+                    for move in track.moves {
+                        try store.moveRef(name, to: move.target, author: move.author, message: move.message)
+                    }
+                }
+            } catch {
+                unmoved[name] = error
             }
         }
-        if !redo.isEmpty {
-            for path in redo { forget(path) }
-            for item in pending where redo.contains(item.new.path) {
-                var new = item.new
-                new.definition = try store.content(item.content).definition
-                // What `add` validated, stored and read back: not checked a second time.
-                new.isChecked = true
-                let result = try store.commit(new, author: item.author)
-                if keepResults { results[item.resultIndex] = result }
+        for path in redo { forget(path) }
+        for item in pending where redo.contains(item.new.path) {
+            do {
+                try run { () throws(StoreError) in
+                    var new = item.new
+                    new.definition = try store.content(item.content).definition
+                    // What `add` validated, stored and read back: not checked a second time.
+                    new.isChecked = true
+                    let result = try store.commit(new, author: item.author)
+                    if keepResults { results[item.resultIndex] = result }
+                }
+            } catch {
+                failures[item.resultIndex] = error
             }
         }
     }
@@ -393,6 +455,11 @@ public final class VersionBatch {
         return id
     }
 
+    private func takeMovedRefs() -> [RefName] {
+        defer { movedRefs.removeAll(keepingCapacity: true) }
+        return movedRefs
+    }
+
     private func record(_ result: CommitResult) -> Int {
         if keepResults { results.append(result) }
         resultCount += 1
@@ -405,6 +472,11 @@ public final class VersionBatch {
         if pending.count >= limits.maxVersions || writer.stagedBytes >= limits.maxBytes || refs >= refsPerFlush {
             try flush()
         }
+    }
+
+    private func closeWindow() {
+        window?.close()
+        window = nil
     }
 
     private func resetFlush() {
@@ -467,6 +539,7 @@ public final class VersionBatch {
         track.event = id
         track.target = target
         track.moves.append((target, message, author))
+        movedRefs.append(name)
         refs[name] = track
     }
 

@@ -82,78 +82,80 @@ extension VersionStore {
     /// compare-and-swap; a concurrent writer makes us re-read the head and try again, so
     /// version numbers stay unique and dense and no update is lost.
     public func commit(_ new: NewVersion, author: String) throws(StoreError) -> CommitResult {
-        var new = new
-        try new.validate()
-        if let name = new.name, name.isEmpty { throw .invalidInput("version name may not be empty") }
+        try writing { () throws(StoreError) -> CommitResult in
+            var new = new
+            try new.validate()
+            if let name = new.name, name.isEmpty { throw .invalidInput("version name may not be empty") }
 
-        let existing = try fileID(at: new.path)
-        if let existing {
-            try checkKind(of: existing, new)
-        } else if !new.createFile {
-            throw .fileNotFound(new.path.rawValue)
-        }
-        if let base = new.base {
-            guard let existing, try version(base).file == existing else {
-                throw .invalidInput("base version \(base.short) is not a version of \(quoted(new.path.rawValue))")
+            let existing = try fileID(at: new.path)
+            if let existing {
+                try checkKind(of: existing, new)
+            } else if !new.createFile {
+                throw .fileNotFound(new.path.rawValue)
             }
-        }
-        var fileCreated = false
-        let file: ObjectID
-        if let existing {
-            file = existing
-        } else {
-            do {
-                file = try createFile(path: new.path, kind: new.kind, author: author)
-                fileCreated = true
-            } catch .fileExists {
-                // Another writer created it a moment ago: add to theirs.
-                guard let created = try fileID(at: new.path) else { throw .fileExists(new.path.rawValue) }
-                try checkKind(of: created, new)
-                file = created
+            if let base = new.base {
+                guard let existing, try version(base).file == existing else {
+                    throw .invalidInput("base version \(base.short) is not a version of \(quoted(new.path.rawValue))")
+                }
             }
-        }
+            var fileCreated = false
+            let file: ObjectID
+            if let existing {
+                file = existing
+            } else {
+                do throws(StoreError) {
+                    file = try createFile(path: new.path, kind: new.kind, author: author)
+                    fileCreated = true
+                } catch .fileExists {
+                    // Another writer created it a moment ago: add to theirs.
+                    guard let created = try fileID(at: new.path) else { throw .fileExists(new.path.rawValue) }
+                    try checkKind(of: created, new)
+                    file = created
+                }
+            }
 
-        // Nothing is written until every check has passed: a refused request leaves no trace.
-        let content = StoredObject.content(ContentObject(kind: new.kind, definition: new.definition))
-        let contentBytes = content.canonicalBytes()
-        let contentID = ObjectID(hashing: contentBytes)
-        for _ in 0..<Self.casAttempts {
-            let headID = try target(of: RefNames.head(file))
-            var head: VersionObject?
-            if let headID { head = try version(headID) }
-            let current: (ObjectID, VersionObject)? = if let headID, let head { (headID, head) } else { nil }
+            // Nothing is written until every check has passed: a refused request leaves no trace.
+            let content = StoredObject.content(ContentObject(kind: new.kind, definition: new.definition))
+            let contentBytes = content.canonicalBytes()
+            let contentID = ObjectID(hashing: contentBytes)
+            for _ in 0..<Self.casAttempts {
+                let headID = try target(of: RefNames.head(file))
+                var head: VersionObject?
+                if let headID { head = try version(headID) }
+                let current: (ObjectID, VersionObject)? = if let headID, let head { (headID, head) } else { nil }
 
-            if let reused = try reusable(contentID, policy: new.reuse, head: current, file: file) {
-                try applyLabels(new.labels, file: file, version: reused.0, author: author)
+                if let reused = try reusable(contentID, policy: new.reuse, head: current, file: file) {
+                    try applyLabels(new.labels, file: file, version: reused.0, author: author)
+                    return CommitResult(
+                        file: file, fileCreated: fileCreated, versionID: reused.0, version: reused.1, created: false)
+                }
+                if let name = new.name, let headID,
+                    !(try historySummary(of: file, head: headID).versions(named: name).isEmpty)
+                {
+                    throw .versionNameTaken(path: new.path.rawValue, name: name)
+                }
+
+                try objects.put(contentBytes)
+                var parents = headID.map { [$0] } ?? []
+                if let base = new.base, base != headID { parents.append(base) }
+                let version = VersionObject(
+                    file: file, kind: new.kind, path: new.path, content: contentID, parents: parents,
+                    number: (head?.number ?? 0) + 1, name: new.name, message: new.message, author: author,
+                    createdAt: clock(), metadata: new.metadata)
+                let versionID = try write(.version(version))
+                do throws(StoreError) {
+                    try moveRef(
+                        RefNames.head(file), to: versionID, author: author,
+                        message: new.message ?? "version \(version.number)", expecting: .target(headID))
+                } catch .refConflict {
+                    continue
+                }
+                try applyLabels(new.labels, file: file, version: versionID, author: author)
                 return CommitResult(
-                    file: file, fileCreated: fileCreated, versionID: reused.0, version: reused.1, created: false)
+                    file: file, fileCreated: fileCreated, versionID: versionID, version: version, created: true)
             }
-            if let name = new.name, let headID,
-                !(try historySummary(of: file, head: headID).versions(named: name).isEmpty)
-            {
-                throw .versionNameTaken(path: new.path.rawValue, name: name)
-            }
-
-            try objects.put(contentBytes)
-            var parents = headID.map { [$0] } ?? []
-            if let base = new.base, base != headID { parents.append(base) }
-            let version = VersionObject(
-                file: file, kind: new.kind, path: new.path, content: contentID, parents: parents,
-                number: (head?.number ?? 0) + 1, name: new.name, message: new.message, author: author,
-                createdAt: clock(), metadata: new.metadata)
-            let versionID = try write(.version(version))
-            do {
-                try moveRef(
-                    RefNames.head(file), to: versionID, author: author,
-                    message: new.message ?? "version \(version.number)", expecting: .target(headID))
-            } catch .refConflict {
-                continue
-            }
-            try applyLabels(new.labels, file: file, version: versionID, author: author)
-            return CommitResult(
-                file: file, fileCreated: fileCreated, versionID: versionID, version: version, created: true)
+            throw .lockTimeout(RefNames.head(file).rawValue)
         }
-        throw .lockTimeout(RefNames.head(file).rawValue)
     }
 
     private func checkKind(of file: ObjectID, _ new: NewVersion) throws(StoreError) {

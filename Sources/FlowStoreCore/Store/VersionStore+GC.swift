@@ -2,6 +2,19 @@
 import Glibc
 #endif
 
+/// The roots of one mark: ref heads by name, and diverged refs' incoming heads.
+private struct GCRoots {
+    var heads: [RefName: ObjectID]
+    var diverged: [ObjectID]
+
+    var values: Dictionary<RefName, ObjectID>.Values { heads.values }
+
+    /// Heads that are new or moved since `earlier`.
+    func changed(since earlier: GCRoots) -> [ObjectID] {
+        heads.compactMap { name, head in earlier.heads[name] == head ? nil : head } + diverged
+    }
+}
+
 public struct GCReport: Sendable {
     public var reachable = 0
     public var removed: [ObjectID] = []
@@ -16,12 +29,70 @@ extension VersionStore {
     ///
     /// Events are never unreachable (refs point at chain heads and chains are never cut), so
     /// every version that was ever a head or labelled stays: gc only reclaims what a failed or
-    /// interrupted write left behind. Objects younger than `graceSeconds` are kept, because a
-    /// concurrent writer may have written them a moment before moving its ref (git's prune expiry).
+    /// interrupted write left behind. Objects younger than `graceSeconds` are kept (git's prune
+    /// expiry), and objects a writer re-uses are freshened, so they count as young again.
+    ///
+    /// The sweep runs behind the store's `SweepFence`, after every write window open when it
+    /// starts has closed, and marks again from the refs as they are then: an object a writer
+    /// stored or re-used and has since made reachable is kept, whatever the grace period
+    /// (`graceSeconds: 0`, `--prune-now`, included). The long mark and listing run beside
+    /// writers; only the re-mark and the removals hold them up.
     public func gc(graceSeconds: Int = 3600, dryRun: Bool = false) throws(StoreError) -> GCReport {
         var report = GCReport()
         var marked = Set<ObjectID>()
-        var stack: [ObjectID] = try refs.list(prefix: "").map(\.event) + (try divergedHeads())  // Sync/DivergenceLog
+        var roots = try gcRoots()
+        try mark(from: Array(roots.values) + roots.diverged, into: &marked)
+
+        var candidates: [ObjectID] = []
+        var logs: [(ObjectID, LogObject)] = []
+        try objects.list { (id: ObjectID) throws(StoreError) in
+            if marked.contains(id) { return }
+            // Logs hang off versions (nothing points at a log), so a log lives as long as its version.
+            if case .log(let log)? = try? object(id) { logs.append((id, log)) } else { candidates.append(id) }
+        }
+        let sweep = { () throws(StoreError) -> Void in
+            // Refs moved since the first mark (by windows that have closed since) reach more.
+            let now = try gcRoots()
+            try mark(from: now.changed(since: roots), into: &marked)
+            roots = now
+            var removable = candidates
+            for (id, log) in logs {
+                if marked.contains(log.version) { marked.insert(id) } else { removable.append(id) }
+            }
+            report.reachable = marked.count
+            let time = Int(Glibc.time(nil))
+            for id in removable where !marked.contains(id) {
+                if let stored = try objects.storedAt(id), time - stored < graceSeconds {
+                    report.keptRecent += 1
+                    continue
+                }
+                if !dryRun { try objects.remove(id) }
+                report.removed.append(id)
+            }
+            if let root {
+                report.tempFilesRemoved = try removeStaleTemps(root: root, now: time, graceSeconds: graceSeconds, dryRun: dryRun)
+            }
+            // Lock files of writers killed mid-swap (safe at any age: a held lock is skipped).
+            if let fileRefs = refs as? FileRefStore { report.tempFilesRemoved += try fileRefs.removeStaleLocks(dryRun: dryRun) }
+        }
+        if let sweepFence, !dryRun {
+            try sweepFence.whileSweeping(sweep)
+        } else {
+            try sweep()
+        }
+        return report
+    }
+
+    /// What gc marks from: every ref's chain head, and the incoming heads of diverged refs.
+    private func gcRoots() throws(StoreError) -> GCRoots {
+        var heads: [RefName: ObjectID] = [:]
+        for (name, event) in try refs.list(prefix: "") { heads[name] = event }
+        return GCRoots(heads: heads, diverged: try divergedHeads())  // Sync/DivergenceLog
+    }
+
+    /// Marks everything reachable from `roots` that is not marked yet.
+    private func mark(from roots: [ObjectID], into marked: inout Set<ObjectID>) throws(StoreError) {
+        var stack = roots
         while let id = stack.popLast() {
             guard marked.insert(id).inserted else { continue }
             // A reachable object that cannot be read (missing, corrupt, EIO, EMFILE) hides what it
@@ -32,31 +103,6 @@ extension VersionStore {
             }
             stack.append(contentsOf: object.references)
         }
-
-        let now = Int(time(nil))
-        var candidates: [ObjectID] = []
-        var logs: [(ObjectID, LogObject)] = []
-        try objects.list { (id: ObjectID) throws(StoreError) in
-            if marked.contains(id) { return }
-            // Logs hang off versions (nothing points at a log), so a log lives as long as its version.
-            if case .log(let log)? = try? object(id) { logs.append((id, log)) } else { candidates.append(id) }
-        }
-        for (id, log) in logs {
-            if marked.contains(log.version) { marked.insert(id) } else { candidates.append(id) }
-        }
-        report.reachable = marked.count
-        for id in candidates where !marked.contains(id) {
-            if let stored = try objects.storedAt(id), now - stored < graceSeconds {
-                report.keptRecent += 1
-                continue
-            }
-            if !dryRun { try objects.remove(id) }
-            report.removed.append(id)
-        }
-        if let root { report.tempFilesRemoved = try removeStaleTemps(root: root, now: now, graceSeconds: graceSeconds, dryRun: dryRun) }
-        // Lock files of writers killed mid-swap (safe at any age: a held lock is skipped).
-        if let fileRefs = refs as? FileRefStore { report.tempFilesRemoved += try fileRefs.removeStaleLocks(dryRun: dryRun) }
-        return report
     }
 
     private func removeStaleTemps(root: String, now: Int, graceSeconds: Int, dryRun: Bool) throws(StoreError) -> Int {

@@ -41,18 +41,20 @@ extension VersionStore {
     public func recordLog(
         file: ObjectID, version: ObjectID, logID: String, data: JSONObject, author: String
     ) throws(StoreError) -> LogState {
-        let ref = try RefNames.log(file, version, logID)
-        guard try self.version(version).file == file else {
-            throw .invalidInput("version \(version.short) is not a version of file \(file.short)")
+        try writing { () throws(StoreError) -> LogState in
+            let ref = try RefNames.log(file, version, logID)
+            guard try self.version(version).file == file else {
+                throw .invalidInput("version \(version.short) is not a version of file \(file.short)")
+            }
+            if let existing = try refs.read(ref) {
+                throw .refConflict(ref: ref.rawValue, expected: nil, actual: existing)
+            }
+            let log = LogObject(
+                file: file, version: version, logID: logID, previous: nil, createdAt: clock(), author: author, data: data)
+            let id = try write(.log(log))
+            try moveRef(ref, to: id, author: author, message: "log", expecting: .target(nil))
+            return LogState(ref: ref, id: id, log: log)
         }
-        if let existing = try refs.read(ref) {
-            throw .refConflict(ref: ref.rawValue, expected: nil, actual: existing)
-        }
-        let log = LogObject(
-            file: file, version: version, logID: logID, previous: nil, createdAt: clock(), author: author, data: data)
-        let id = try write(.log(log))
-        try moveRef(ref, to: id, author: author, message: "log", expecting: .target(nil))
-        return LogState(ref: ref, id: id, log: log)
     }
 
     /// Supersedes a log: `change` edits a copy of its data; the new log object points back at
@@ -61,23 +63,25 @@ extension VersionStore {
     public func updateLog(
         _ state: LogState, author: String, change: (inout JSONObject) -> Void
     ) throws(StoreError) -> LogState {
-        var current = state
-        for _ in 0..<Self.casAttempts {
-            var data = current.log.data
-            change(&data)
-            let log = LogObject(
-                file: current.log.file, version: current.log.version, logID: current.log.logID, previous: current.id,
-                createdAt: clock(), author: author, data: data)
-            let id = try write(.log(log))
-            do {
-                try moveRef(current.ref, to: id, author: author, message: "update log", expecting: .target(current.id))
-                return LogState(ref: current.ref, id: id, log: log)
-            } catch .refConflict {
-                guard let fresh = try logState(current.ref) else { throw .refNotFound(current.ref.rawValue) }
-                current = fresh
+        try writing { () throws(StoreError) -> LogState in
+            var current = state
+            for _ in 0..<Self.casAttempts {
+                var data = current.log.data
+                change(&data)
+                let log = LogObject(
+                    file: current.log.file, version: current.log.version, logID: current.log.logID, previous: current.id,
+                    createdAt: clock(), author: author, data: data)
+                let id = try write(.log(log))
+                do throws(StoreError) {
+                    try moveRef(current.ref, to: id, author: author, message: "update log", expecting: .target(current.id))
+                    return LogState(ref: current.ref, id: id, log: log)
+                } catch .refConflict {
+                    guard let fresh = try logState(current.ref) else { throw .refNotFound(current.ref.rawValue) }
+                    current = fresh
+                }
             }
+            throw .lockTimeout(state.ref.rawValue)
         }
-        throw .lockTimeout(state.ref.rawValue)
     }
 
     public func logState(_ ref: RefName) throws(StoreError) -> LogState? {

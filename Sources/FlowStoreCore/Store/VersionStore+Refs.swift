@@ -67,27 +67,29 @@ extension VersionStore {
         _ name: RefName, to target: ObjectID?, author: String, message: String?,
         expecting expectation: RefExpectation = .any
     ) throws(StoreError) -> ObjectID? {
-        for _ in 0..<Self.casAttempts {
-            let current = try refState(name)
-            let currentTarget = current?.target
-            if case .target(let expected) = expectation, expected != currentTarget {
-                throw .refConflict(ref: name.rawValue, expected: expected, actual: currentTarget)
+        try writing { () throws(StoreError) -> ObjectID? in
+            for _ in 0..<Self.casAttempts {
+                let current = try refState(name)
+                let currentTarget = current?.target
+                if case .target(let expected) = expectation, expected != currentTarget {
+                    throw .refConflict(ref: name.rawValue, expected: expected, actual: currentTarget)
+                }
+                if currentTarget == target { return nil }
+                if current == nil { try CaseFoldIndex(refs: refs).check(name) }
+                let action: EventAction = target == nil ? .delete : (currentTarget == nil ? .create : .move)
+                let event = EventObject(
+                    ref: name, action: action, from: currentTarget, to: target, prev: current?.eventID,
+                    author: author, time: clock(), message: message)
+                let eventID = try write(.event(event))
+                do throws(StoreError) {
+                    try refs.compareAndSwap(name, expected: current?.eventID, new: eventID)
+                    return eventID
+                } catch .refConflict {
+                    continue  // someone moved it first: re-read, re-check the expectation, chain after theirs
+                }
             }
-            if currentTarget == target { return nil }
-            if current == nil { try CaseFoldIndex(refs: refs).check(name) }
-            let action: EventAction = target == nil ? .delete : (currentTarget == nil ? .create : .move)
-            let event = EventObject(
-                ref: name, action: action, from: currentTarget, to: target, prev: current?.eventID,
-                author: author, time: clock(), message: message)
-            let eventID = try write(.event(event))
-            do {
-                try refs.compareAndSwap(name, expected: current?.eventID, new: eventID)
-                return eventID
-            } catch .refConflict {
-                continue  // someone moved it first: re-read, re-check the expectation, chain after theirs
-            }
+            throw .lockTimeout(name.rawValue)
         }
-        throw .lockTimeout(name.rawValue)
     }
 
     // MARK: Files
@@ -116,15 +118,17 @@ extension VersionStore {
 
     /// Creates a new, empty file at a free path.
     public func createFile(path: FlowPath, kind: FileKind, author: String) throws(StoreError) -> ObjectID {
-        let nonce = POSIXFile.randomToken()
-        let file = try write(.file(FileObject(kind: kind, path: path, author: author, createdAt: clock(), nonce: nonce)))
-        do {
-            try moveRef(RefNames.path(path), to: file, author: author, message: "create \(kind.rawValue)",
-                        expecting: .target(nil))
-        } catch .refConflict {
-            throw .fileExists(path.rawValue)
+        try writing { () throws(StoreError) -> ObjectID in
+            let nonce = POSIXFile.randomToken()
+            let file = try write(.file(FileObject(kind: kind, path: path, author: author, createdAt: clock(), nonce: nonce)))
+            do throws(StoreError) {
+                try moveRef(RefNames.path(path), to: file, author: author, message: "create \(kind.rawValue)",
+                            expecting: .target(nil))
+            } catch .refConflict {
+                throw .fileExists(path.rawValue)
+            }
+            return file
         }
-        return file
     }
 
     /// Moves a file to a new path: the new path's ref is created first, then the old one deleted,

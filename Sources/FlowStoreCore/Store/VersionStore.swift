@@ -28,12 +28,16 @@ public struct VersionStore: Sendable {
     /// What each file's history holds (contents, names), kept up to date as heads move, so a
     /// commit checks reuse and name clashes without walking the whole history (`HistoryIndex`).
     public let historyIndex: HistoryIndex
+    /// Keeps `gc`'s sweep out of write windows; nil when nothing else sweeps this store's
+    /// objects (see `SweepFence`).
+    public let sweepFence: (any SweepFence)?
 
     public init(
         objects: any ObjectStore, refs: any RefStore, root: String? = nil,
         clock: @escaping @Sendable () -> String = Timestamp.now,
         objectCache: BoundedCache<ObjectID, StoredObject>? = nil,
-        historyIndex: HistoryIndex = HistoryIndex()
+        historyIndex: HistoryIndex = HistoryIndex(),
+        sweepFence: (any SweepFence)? = nil
     ) {
         self.objects = objects
         self.refs = refs
@@ -41,6 +45,15 @@ public struct VersionStore: Sendable {
         self.clock = clock
         self.objectCache = objectCache
         self.historyIndex = historyIndex
+        self.sweepFence = sweepFence
+    }
+
+    /// Runs `body` as one write window (see `SweepFence`): every public operation that writes
+    /// objects and then moves refs runs in one, so a concurrent `gc` cannot sweep the objects
+    /// between the two.
+    func writing<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        guard let sweepFence else { return try body() }
+        return try sweepFence.whileWriting(body)
     }
 
     /// This store with an in-memory cache of up to about `bytes` of decoded objects, as
@@ -49,7 +62,8 @@ public struct VersionStore: Sendable {
     public func cachingObjects(upTo bytes: Int) -> VersionStore {
         VersionStore(
             objects: objects, refs: refs, root: root, clock: clock,
-            objectCache: BoundedCache(capacity: bytes, maxEntryCost: max(1, bytes / 8)), historyIndex: historyIndex)
+            objectCache: BoundedCache(capacity: bytes, maxEntryCost: max(1, bytes / 8)), historyIndex: historyIndex,
+            sweepFence: sweepFence)
     }
 
     /// Creates the store layout (idempotent: an existing store is left as it is).
@@ -84,6 +98,7 @@ public struct VersionStore: Sendable {
                 body = .object(o)
             }
             let bytes = (try? CanonicalJSON.encode(body)) ?? []
+            try DirectorySweepFence(root: root).createLockFiles()
             try POSIXFile.writeAtomically(bytes + [0x0a], to: config, tempDirectory: "\(root)/tmp")
         }
         return try open(at: root, clock: clock)
@@ -122,7 +137,8 @@ public struct VersionStore: Sendable {
             objects: FileObjectStore(directory: "\(root)/objects", tempDirectory: tmp),
             refs: FileRefStore(directory: "\(root)/refs", tempDirectory: tmp),
             root: root,
-            clock: clock)
+            clock: clock,
+            sweepFence: DirectorySweepFence(root: root))
     }
 
     private static func normalize(_ path: String) -> String {
@@ -136,7 +152,7 @@ public struct VersionStore: Sendable {
     /// Canonicalises and stores an object, returning its id.
     @discardableResult
     public func write(_ object: StoredObject) throws(StoreError) -> ObjectID {
-        try objects.put(object.canonicalBytes())
+        try writing { () throws(StoreError) -> ObjectID in try objects.put(object.canonicalBytes()) }
     }
 
     /// Reads, verifies and decodes any object.

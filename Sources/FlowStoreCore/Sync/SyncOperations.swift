@@ -112,32 +112,34 @@ extension VersionStore {
     /// and skipped, together with any ref whose incoming chain needs it; the rest go ahead.
     @discardableResult
     public func rescan(progress: ((ObjectTransfer.Progress) -> Void)? = nil) throws(StoreError) -> SyncReport {
-        var report = SyncReport(kind: .rescan, source: root.map { "\($0)/objects" } ?? "", destination: root ?? "")
-        var events: [(ObjectID, EventObject)] = []
-        var scanned = 0
-        try objects.list { (id: ObjectID) throws(StoreError) in
-            scanned += 1
-            progress?(ObjectTransfer.Progress(phase: .checking, done: scanned, total: nil))
-            do throws(StoreError) {
-                if case .event(let event) = try ObjectTransfer.checked(id, try objects.get(id)) { events.append((id, event)) }
-            } catch {
-                report.warnings.append("\(error) (a half-finished copy? copy it again; it was skipped)")
+        try writing { () throws(StoreError) -> SyncReport in
+            var report = SyncReport(kind: .rescan, source: root.map { "\($0)/objects" } ?? "", destination: root ?? "")
+            var events: [(ObjectID, EventObject)] = []
+            var scanned = 0
+            try objects.list { (id: ObjectID) throws(StoreError) in
+                scanned += 1
+                progress?(ObjectTransfer.Progress(phase: .checking, done: scanned, total: nil))
+                do throws(StoreError) {
+                    if case .event(let event) = try ObjectTransfer.checked(id, try objects.get(id)) { events.append((id, event)) }
+                } catch {
+                    report.warnings.append("\(error) (a half-finished copy? copy it again; it was skipped)")
+                }
             }
-        }
-        let reconciler = RefReconciler(store: self)
-        var checked = Set<ObjectID>()
-        for (name, head) in Self.chainHeads(events) where try refs.read(name) != head {
-            do throws(StoreError) {
-                // The whole history behind an incoming head must be intact before a ref may point at it.
-                let reached = try ObjectTransfer.walk(from: [head], source: objects, isKnown: { checked.contains($0) })
-                checked.formUnion(reached)
-                report.refs.append(try reconciler.apply(try reconciler.plan(name, incoming: head)))
-            } catch {
-                report.warnings.append("ref \(name) left alone: \(error)")
+            let reconciler = RefReconciler(store: self)
+            var checked = Set<ObjectID>()
+            for (name, head) in Self.chainHeads(events) where try refs.read(name) != head {
+                do throws(StoreError) {
+                    // The whole history behind an incoming head must be intact before a ref may point at it.
+                    let reached = try ObjectTransfer.walk(from: [head], source: objects, isKnown: { checked.contains($0) })
+                    checked.formUnion(reached)
+                    report.refs.append(try reconciler.apply(try reconciler.plan(name, incoming: head)))
+                } catch {
+                    report.warnings.append("ref \(name) left alone: \(error)")
+                }
             }
+            try recordDivergences(report.refs)
+            return report
         }
-        try recordDivergences(report.refs)
-        return report
     }
 
     /// Imports a bundle (`FlowStoreBundle`): every object is checked before anything is written,
@@ -199,20 +201,22 @@ extension VersionStore {
     public func resolveDivergence(
         _ name: RefName, take choice: ResolveChoice, author: String, message: String? = nil
     ) throws(StoreError) -> MergeResult {
-        guard let log = divergenceLog else { throw .invalidInput("ref \(name) is not diverged") }
-        let reconciler = RefReconciler(store: self)
-        return try log.update { (entries: inout [DivergedRef]) throws(StoreError) -> MergeResult in
-            guard let index = entries.firstIndex(where: { $0.name == name }) else {
-                throw .invalidInput("ref \(name) is not diverged (see `flowstore sync --status`)")
+        try writing { () throws(StoreError) -> MergeResult in
+            guard let log = divergenceLog else { throw .invalidInput("ref \(name) is not diverged") }
+            let reconciler = RefReconciler(store: self)
+            return try log.update { (entries: inout [DivergedRef]) throws(StoreError) -> MergeResult in
+                guard let index = entries.firstIndex(where: { $0.name == name }) else {
+                    throw .invalidInput("ref \(name) is not diverged (see `flowstore sync --status`)")
+                }
+                entries[index] = try reconciler.pruned(entries[index])
+                guard !entries[index].incoming.isEmpty else {
+                    throw .invalidInput("ref \(name) is no longer diverged: its local chain already includes the incoming one")
+                }
+                let result = try reconciler.merge(
+                    name, incoming: entries[index].incoming, take: choice, author: author, message: message)
+                entries.remove(at: index)
+                return result
             }
-            entries[index] = try reconciler.pruned(entries[index])
-            guard !entries[index].incoming.isEmpty else {
-                throw .invalidInput("ref \(name) is no longer diverged: its local chain already includes the incoming one")
-            }
-            let result = try reconciler.merge(
-                name, incoming: entries[index].incoming, take: choice, author: author, message: message)
-            entries.remove(at: index)
-            return result
         }
     }
 
@@ -225,19 +229,21 @@ extension VersionStore {
         heads: [(name: RefName, head: ObjectID)], roots: [ObjectID], from source: any ObjectStore,
         into report: inout SyncReport, progress: ((ObjectTransfer.Progress) -> Void)?
     ) throws(StoreError) {
-        let reconciler = RefReconciler(store: self, incoming: source)
-        let missing: [ObjectID]
-        var decisions: [RefDecision] = []
-        do throws(StoreError) {
-            missing = try ObjectTransfer.missingObjects(from: roots, source: source, destination: objects, progress: progress)
-            for (name, head) in heads { decisions.append(try reconciler.plan(name, incoming: head)) }
-        } catch {
-            throw .invalidInput("\(report.source) rejected, nothing was written: \(error)")
+        try writing { () throws(StoreError) -> Void in
+            let reconciler = RefReconciler(store: self, incoming: source)
+            let missing: [ObjectID]
+            var decisions: [RefDecision] = []
+            do throws(StoreError) {
+                missing = try ObjectTransfer.missingObjects(from: roots, source: source, destination: objects, progress: progress)
+                for (name, head) in heads { decisions.append(try reconciler.plan(name, incoming: head)) }
+            } catch {
+                throw .invalidInput("\(report.source) rejected, nothing was written: \(error)")
+            }
+            report.bytesCopied = try storeDurably(missing, from: source, progress: progress)
+            report.objectsCopied = missing.count
+            for decision in decisions { report.refs.append(try reconciler.apply(decision)) }
+            try recordDivergences(report.refs)
         }
-        report.bytesCopied = try storeDurably(missing, from: source, progress: progress)
-        report.objectsCopied = missing.count
-        for decision in decisions { report.refs.append(try reconciler.apply(decision)) }
-        try recordDivergences(report.refs)
     }
 
     /// Writes `ids` from `source` into this store, all durable before it returns (and so before
