@@ -7,9 +7,11 @@ struct GCCommand: AsyncParsableCommand {
         abstract: "Remove objects nothing refers to, and stale temporary files.",
         discussion: """
             Every version that was ever a head or labelled stays; gc only reclaims what an \
-            interrupted write left behind. Objects younger than an hour are kept, since a \
-            concurrent writer may be about to refer to them; --prune-now removes them too \
-            (only when nothing else is writing).
+            interrupted write left behind. Objects younger than an hour are kept; \
+            --prune-now removes them too. Either is safe beside live writers (the CLI, a \
+            server, a sync): gc marks beside them, then waits for the writes in progress to \
+            finish (up to FLOWSTORE_LOCK_TIMEOUT, 10 s by default), holds new ones back \
+            while it marks again and removes, and lets them go on.
 
             --json prints {dry_run, reachable, removed: [ids], kept_recent, temp_files_removed}.
 
