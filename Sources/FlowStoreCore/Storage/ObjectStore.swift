@@ -1,5 +1,14 @@
-/// Where immutable objects live. The on-disk directory is the only backend today; every
-/// operation below is what a second one must provide.
+/// Where immutable objects live, named by the SHA-256 of their canonical bytes.
+///
+/// The contract every backend keeps:
+/// - **Durable on return.** When `put` returns, the object survives a crash of the process or
+///   the machine (power loss included, on storage that honours flushes).
+/// - **Objects before refs.** A writer stores every object a ref will reach before it moves
+///   the ref, so a crash at any point leaves each ref naming a complete chain.
+/// - **Never torn, never wrong.** A reader sees an object whole or not at all, and `get`
+///   re-verifies the hash, so corrupt bytes are an error, never an answer.
+/// - **Immutable.** An object never changes; only `gc` removes one, behind the store's
+///   `SweepFence`, and only when nothing reaches it.
 public protocol ObjectStore: Sendable {
     /// The object's bytes, re-verified against its id: a mismatch throws `corruptObject`,
     /// so corrupt data is never served.

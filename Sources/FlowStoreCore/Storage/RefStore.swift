@@ -5,6 +5,11 @@ import Glibc
 /// The mutable half of the store: names that point at event objects (the head of each ref's
 /// audit chain). Everything a ref "means" is read from that event, so the ref itself is only
 /// a cache of the chain head and can be rebuilt from objects.
+///
+/// The contract every backend keeps: `compareAndSwap` is atomic (two writers racing on one ref:
+/// exactly one wins, the other gets `refConflict`) and durable when it returns; a reader sees
+/// each ref old or new, never torn; listings are in byte order of the UTF-8 names, so every
+/// backend lists alike.
 public protocol RefStore: Sendable {
     /// The event the ref points at, or `nil` if the ref was never written.
     func read(_ name: RefName) throws(StoreError) -> ObjectID?
