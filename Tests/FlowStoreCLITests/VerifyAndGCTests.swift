@@ -1,5 +1,6 @@
 import FlowStoreCore
 import Foundation
+import Synchronization
 import Testing
 
 @Suite struct VerifyAndGCTests {
@@ -75,6 +76,41 @@ import Testing
         let pruned = try await sandbox.expectSuccess("gc", "--prune-now")
         #expect(pruned.outLines.first == "removed \(stray.hex)")
         #expect(sandbox.objectCount() == count - 1)
+        try await sandbox.expectSuccess("verify")
+    }
+
+    /// `gc --prune-now` processes in a loop beside writer processes that re-use each other's
+    /// content: every acknowledged `put` is there afterwards and `verify` passes.
+    @Test func gcPruneNowBesideWriterProcessesLosesNothing() async throws {
+        let sandbox = try await Sandbox.withStore()
+        let puts = 10
+        let body = SeedBodies.humanloopUpsert
+        // `runBinary` only reads the sandbox's paths and environment, which nothing changes here.
+        struct Shared: @unchecked Sendable { let sandbox: Sandbox }
+        let shared = Shared(sandbox: sandbox)
+        let writers = (0..<2).map { writer in
+            Task.detached { () throws -> [Int32] in
+                try (0..<puts).map { n in
+                    // Both writers store the same contents in turn: the second re-uses the first's.
+                    let text = body.replacingOccurrences(of: "\"temperature\": 0.8", with: "\"temperature\": \(n)")
+                    return try shared.sandbox.runBinary(["put", "-", "--path", "race/w\(writer)"], stdin: Array(text.utf8)).status
+                }
+            }
+        }
+        let done = Atomic<Bool>(false)
+        let collector = Task.detached { () throws -> [String] in
+            var failed: [String] = []
+            while !done.load(ordering: .sequentiallyConsistent) {
+                let result = try shared.sandbox.runBinary(["gc", "--prune-now"])
+                if result.status != 0 { failed.append(result.description) }
+            }
+            return failed
+        }
+        for writer in writers { #expect(try await writer.value == Array(repeating: 0, count: puts)) }
+        done.store(true, ordering: .sequentiallyConsistent)
+        #expect(try await collector.value == [])
+        for writer in 0..<2 { try await sandbox.expectSuccess("show", "race/w\(writer)#\(puts)") }
+        try await sandbox.expectSuccess("gc", "--prune-now")
         try await sandbox.expectSuccess("verify")
     }
 }
