@@ -112,7 +112,8 @@ struct GroupCommitTests {
         let old = try store.version(numbered: 3, of: path)
         try store.commit(NewVersion(path: path, kind: .flow, definition: Self.flow(100), base: old, reuse: .never), author: "ada")
         try check()
-        let fresh = VersionStore(objects: store.objects, refs: store.refs, root: store.root, clock: store.clock)
+        let fresh = VersionStore(
+            objects: store.objects, refs: store.refs, root: store.root, clock: store.clock, transactions: store.transactions)
         let head = try #require(try store.target(of: RefNames.head(file)))
         #expect(try fresh.historySummary(of: file, head: head).count == 31)
         // Asked for an older head, the index answers for that head, not the newest.

@@ -93,10 +93,10 @@ import Testing
         let head = RefNames.head(first.file)
         let held = try FileRefStore.lock("\(t.root)/refs/\(head.rawValue).lock", ref: head, timeout: .seconds(5))
         defer { close(held) }
+        let objects = FileObjectStore(directory: "\(t.root)/objects", tempDirectory: "\(t.root)/tmp")
+        let refs = FileRefStore(directory: "\(t.root)/refs", tempDirectory: "\(t.root)/tmp", lockTimeout: .milliseconds(200))
         let impatient = VersionStore(
-            objects: t.store.objects,
-            refs: FileRefStore(directory: "\(t.root)/refs", tempDirectory: "\(t.root)/tmp", lockTimeout: .milliseconds(200)),
-            root: t.root)
+            objects: objects, refs: refs, root: t.root, transactions: DirectoryTransactions(objects: objects, refs: refs))
         let started = ContinuousClock.now
         #expect(throws: StoreError.lockTimeout(head.rawValue)) {
             try impatient.commit(NewVersion(path: path, kind: .flow, definition: Samples.flow(temperature: 0.1)), author: "t")

@@ -143,8 +143,9 @@ import Testing
         refs.batchMoveFault = { name in
             name.rawValue.hasByteSuffix(suffix) ? .io(path: name.rawValue, message: "injected failure") : nil
         }
+        let objects = FileObjectStore(directory: "\(t.root)/objects", tempDirectory: "\(t.root)/tmp")
         return VersionStore(
-            objects: t.store.objects, refs: refs, root: t.root, clock: t.store.clock,
-            sweepFence: t.store.sweepFence)
+            objects: objects, refs: refs, root: t.root, clock: t.store.clock, sweepFence: t.store.sweepFence,
+            transactions: DirectoryTransactions(objects: objects, refs: refs))
     }
 }

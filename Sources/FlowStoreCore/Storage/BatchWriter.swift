@@ -33,7 +33,7 @@ import Synchronization
 ///
 /// On platforms without `syncfs` each temp file is fsynced before its rename and each touched
 /// directory after, which is correct but not fast.
-final class BatchWriter {
+final class BatchWriter: StoreTransaction {
     let objectStore: FileObjectStore
     let refStore: FileRefStore
     private let fileSystem: FileSystemBarrier
@@ -44,6 +44,9 @@ final class BatchWriter {
     /// Objects not yet handed to the staging thread: it is woken once per group, not per object.
     private var group: [StagedObject] = []
     private var groupBytes = 0
+
+    /// Refs locked by `prepare`, in the order they move.
+    private var prepared: [LockedRef] = []
 
     /// A ref locked for a move whose new content is already in its lock file: `commit` puts
     /// that file in place of the ref, which moves the ref and releases the lock in one step.
@@ -62,6 +65,7 @@ final class BatchWriter {
     }
 
     deinit {
+        release(prepared)
         // Anything staged and never published is only temp files: remove them now rather than
         // leaving them to `gc`.
         for temp in stager.finish() { unlink(temp) }
@@ -80,7 +84,7 @@ final class BatchWriter {
     /// fresh timestamp or nonce): it is written without looking for it first, which saves a
     /// lookup in a large directory (and should it exist after all, the intact copy is kept).
     @discardableResult
-    func stage(_ canonicalBytes: [UInt8], isNew: Bool = false) throws(StoreError) -> ObjectID {
+    func stage(_ canonicalBytes: [UInt8], isNew: Bool) throws(StoreError) -> ObjectID {
         let id = ObjectID(hashing: canonicalBytes)
         if stagedIDs.contains(id) { return id }
         group.append(StagedObject(id: id, bytes: canonicalBytes, isNew: isNew))
@@ -148,7 +152,7 @@ final class BatchWriter {
     /// exists), not a temp file and a lock file.
     /// Refs someone else moved meanwhile are unlocked at once and returned as `conflicts`.
     /// Locks are held until `commit` or `release`: a concurrent writer of the same ref waits.
-    func lockRefs(
+    private func lockRefs(
         _ moves: [(name: RefName, expected: ObjectID?, new: ObjectID)]
     ) throws(StoreError) -> (locked: [LockedRef], conflicts: [RefName]) {
         var locked: [LockedRef] = []
@@ -193,7 +197,7 @@ final class BatchWriter {
     /// after that: under a steady stream of commits that scan was a quarter of the CPU.
     /// Either way a waiting writer finds the lock file it holds no longer on disk and retries,
     /// as when a lock is released by unlinking. Call `barrier()` after the last one.
-    func commit(_ ref: LockedRef) throws(StoreError) {
+    private func commit(_ ref: LockedRef) throws(StoreError) {
         if let fault = refStore.batchMoveFault?(ref.name) {
             release([ref])
             throw fault
@@ -234,9 +238,68 @@ final class BatchWriter {
         return false
     }
 
+    // MARK: StoreTransaction
+
+    /// Step 1 to its end: the refs locked with their new contents in their lock files, and every
+    /// object staged so far in a temp file. Nothing is durable or visible yet.
+    func prepare(_ moves: [RefMove]) throws(StoreError) -> [RefName] {
+        let result = try lockRefs(moves.map { ($0.name, $0.expected, $0.new) })
+        var byName: [RefName: LockedRef] = [:]
+        for ref in result.locked { byName[ref.name] = ref }
+        prepared = moves.compactMap { byName[$0.name] }
+        do {
+            try writeStaged()
+        } catch {
+            abort()
+            throw error
+        }
+        return result.conflicts
+    }
+
+    /// Steps 2–6. The first ref that fails to move stops the rest: the disk is failing.
+    func commit(skipping: Set<RefName>) throws(StoreError) -> [RefName: StoreError] {
+        let refs = prepared
+        prepared = []
+        do {
+            if stagedCount > 0 {
+                try publishObjects()  // barrier (objects and new ref contents durable), rename, barrier
+            } else if !refs.isEmpty {
+                try barrierForLockedRefs()  // new ref contents durable
+            }
+        } catch {
+            release(refs)
+            throw error
+        }
+        guard !refs.isEmpty else { return [:] }
+        var unmoved: [RefName: StoreError] = [:]
+        var stopped: StoreError?
+        for ref in refs {
+            if skipping.contains(ref.name) {
+                release([ref])
+            } else if let stopped {
+                release([ref])
+                unmoved[ref.name] = stopped
+            } else {
+                do {
+                    try commit(ref)
+                } catch {
+                    unmoved[ref.name] = error  // `commit` released its lock
+                    stopped = error
+                }
+            }
+        }
+        try barrier()
+        return unmoved
+    }
+
+    func abort() {
+        release(prepared)
+        prepared = []
+    }
+
     /// Unlocks refs that will not be moved (a conflict, a redo, an earlier step failed): the
     /// lock file is removed, as `FileRefStore.compareAndSwap` does when it releases.
-    func release(_ refs: [LockedRef]) {
+    private func release(_ refs: [LockedRef]) {
         for ref in refs {
             unlink(ref.lockPath)
             close(ref.fd)
@@ -578,3 +641,18 @@ final class StagingThread: @unchecked Sendable {
 }
 
 
+
+/// The directory store's transactions: `BatchWriter`s over its objects and refs.
+public struct DirectoryTransactions: TransactionSource {
+    public let objects: FileObjectStore
+    public let refs: FileRefStore
+
+    public init(objects: FileObjectStore, refs: FileRefStore) {
+        self.objects = objects
+        self.refs = refs
+    }
+
+    public func begin() throws(StoreError) -> any StoreTransaction {
+        try BatchWriter(objects: objects, refs: refs)
+    }
+}

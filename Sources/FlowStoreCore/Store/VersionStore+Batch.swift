@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// Bulk commits: many versions made durable by a handful of file-system barriers instead of
-/// about ten `fsync`s per version (see `BatchWriter` for the protocol and why it is safe).
+/// about ten `fsync`s per version, through the backend's `StoreTransaction` (on disk, `BatchWriter`).
 ///
 /// A batch records exactly what the same `commit` calls, one after another, would record: the
 /// same objects (file, content, version, one event per ref move), the same version numbers and
@@ -85,8 +85,8 @@ public final class VersionBatch {
     private let keepResults: Bool
     /// `limits.refsPerFlush`, read once.
     private let refsPerFlush: Int
-    /// nil when the store is not the on-disk backend: then every `add` is a plain `commit`.
-    private let writer: BatchWriter?
+    /// nil when the store's backend offers no transactions: then every `add` is a plain `commit`.
+    private let writer: (any StoreTransaction)?
 
     /// What a ref looks like on disk (`expected`) and after the moves staged so far.
     private struct RefTrack {
@@ -163,11 +163,7 @@ public final class VersionBatch {
         self.limits = limits
         self.keepResults = keepResults
         self.refsPerFlush = limits.refsPerFlush
-        if let objects = store.objects as? FileObjectStore, let refs = store.refs as? FileRefStore {
-            writer = try BatchWriter(objects: objects, refs: refs)
-        } else {
-            writer = nil
-        }
+        writer = try store.transactions?.begin()
     }
 
     /// How many versions were added (committed or pending).
@@ -278,8 +274,7 @@ public final class VersionBatch {
     /// object is written to a temp file; nothing is durable or visible yet. `completeFlush`
     /// must follow, with no `add` in between. Nil when there is nothing to flush.
     struct PreparedFlush {
-        fileprivate var moves: [(name: RefName, expected: ObjectID?, new: ObjectID)]
-        fileprivate var locked: [RefName: BatchWriter.LockedRef]
+        fileprivate var moves: [RefMove]
         fileprivate var conflicts: [RefName]
     }
 
@@ -289,19 +284,15 @@ public final class VersionBatch {
             return nil
         }
         // Every ref this flush moves, in the order they move: paths, then heads, then labels.
-        var moves: [(name: RefName, expected: ObjectID?, new: ObjectID)] = []
+        var moves: [RefMove] = []
         for name in touchedPaths + touchedHeads + touchedLabels {
             guard let track = refs[name], let event = track.event, event != track.expected else { continue }
-            moves.append((name, track.expected, event))
+            moves.append(RefMove(name: name, expected: track.expected, new: event))
         }
-        var locked: [RefName: BatchWriter.LockedRef] = [:]
         do {
-            let result = try writer.lockRefs(moves)
-            for ref in result.locked { locked[ref.name] = ref }
-            try writer.writeStaged()
-            return PreparedFlush(moves: moves, locked: locked, conflicts: result.conflicts)
+            let conflicts = try writer.prepare(moves)
+            return PreparedFlush(moves: moves, conflicts: conflicts)
         } catch {
-            writer.release(Array(locked.values))
             forgetAll()
             resetFlush()
             closeWindow()
@@ -324,19 +315,6 @@ public final class VersionBatch {
             resetFlush()
             closeWindow()
         }
-        var locked = prepared.locked
-        do {
-            if writer.stagedCount > 0 {
-                try writer.publishObjects()  // barrier (objects and new ref contents durable), rename, barrier
-            } else if !locked.isEmpty {
-                try writer.barrierForLockedRefs()  // new ref contents durable
-            }
-        } catch {
-            writer.release(Array(locked.values))
-            forgetAll()
-            throw error
-        }
-
         // Someone else moved these since we read them: a file whose path or head moved is
         // redone on top of theirs; a label is moved again after theirs.
         var redo: Set<FlowPath> = []
@@ -349,28 +327,26 @@ public final class VersionBatch {
                 relabel.append(name)
             }
         }
-        // The first ref that fails to move stops the rest: the disk is failing, and every
-        // version whose refs did not all move is then refused, not half acknowledged.
-        var unmoved: [RefName: StoreError] = [:]
-        var stopped: StoreError?
-        for move in prepared.moves {
-            guard let ref = locked.removeValue(forKey: move.name) else { continue }
-            guard stopped == nil, let track = refs[ref.name], !redo.contains(track.path) else {
-                writer.release([ref])
-                if let stopped { unmoved[ref.name] = stopped }
-                continue
-            }
-            do {
-                try writer.commit(ref)
-            } catch {
-                unmoved[ref.name] = error  // `commit` released its lock
-                stopped = error
-                continue
-            }
-            refs[ref.name]?.expected = ref.new
-            refs[ref.name]?.moves = []
+        // Refs of files to redo are not moved: the redo moves them on top of the other writer's.
+        var skipping: Set<RefName> = []
+        for move in prepared.moves where refs[move.name].map({ redo.contains($0.path) }) ?? true {
+            skipping.insert(move.name)
         }
-        try writer.barrier()
+        // The backend stops at a ref that fails to move (the disk is failing): every version
+        // whose refs did not all move is then refused, not half acknowledged.
+        var unmoved: [RefName: StoreError]
+        do {
+            unmoved = try writer.commit(skipping: skipping)
+        } catch {
+            forgetAll()
+            throw error
+        }
+        let conflicts = Set(prepared.conflicts)
+        for move in prepared.moves where !skipping.contains(move.name) && !conflicts.contains(move.name) && unmoved[move.name] == nil {
+            refs[move.name]?.expected = move.new
+            refs[move.name]?.moves = []
+        }
+        let stopped = unmoved.values.first
         if let cache = store.objectCache {
             for (id, object, cost) in written { cache.set(object, forKey: id, cost: cost) }
         }
@@ -441,14 +417,14 @@ public final class VersionBatch {
     /// Stages a version, event or file object: each holds a fresh timestamp (a file, a nonce),
     /// so it cannot be stored yet and the writer need not look for it first.
     @discardableResult
-    private func stage(_ object: StoredObject, _ writer: BatchWriter) throws(StoreError) -> ObjectID {
+    private func stage(_ object: StoredObject, _ writer: any StoreTransaction) throws(StoreError) -> ObjectID {
         try stage(object.canonicalBytes(), object, writer, isNew: true)
     }
 
     /// Stages `object`, whose canonical bytes are `bytes`.
     @discardableResult
     private func stage(
-        _ bytes: [UInt8], _ object: StoredObject, _ writer: BatchWriter, isNew: Bool = false
+        _ bytes: [UInt8], _ object: StoredObject, _ writer: any StoreTransaction, isNew: Bool = false
     ) throws(StoreError) -> ObjectID {
         let id = try writer.stage(bytes, isNew: isNew)
         if store.objectCache != nil { written.append((id, object, MemoryCost.of(object))) }
@@ -566,7 +542,7 @@ public final class VersionBatch {
     }
 
     /// Stages a new file at the version's path, as `VersionStore.createFile` writes it.
-    private func createFile(_ new: NewVersion, author: String, writer: BatchWriter) throws(StoreError) -> FileState {
+    private func createFile(_ new: NewVersion, author: String, writer: any StoreTransaction) throws(StoreError) -> FileState {
         let object = FileObject(
             kind: new.kind, path: new.path, author: author, createdAt: store.clock(), nonce: POSIXFile.randomToken())
         let file = try stage(.file(object), writer)

@@ -31,13 +31,17 @@ public struct VersionStore: Sendable {
     /// Keeps `gc`'s sweep out of write windows; nil when nothing else sweeps this store's
     /// objects (see `SweepFence`).
     public let sweepFence: (any SweepFence)?
+    /// Where the batches of bulk writers (group commit, import, sync) get their transactions;
+    /// nil when the backend has none, and each version is then a plain `commit`.
+    public let transactions: (any TransactionSource)?
 
     public init(
         objects: any ObjectStore, refs: any RefStore, root: String? = nil,
         clock: @escaping @Sendable () -> String = Timestamp.now,
         objectCache: BoundedCache<ObjectID, StoredObject>? = nil,
         historyIndex: HistoryIndex = HistoryIndex(),
-        sweepFence: (any SweepFence)? = nil
+        sweepFence: (any SweepFence)? = nil,
+        transactions: (any TransactionSource)? = nil
     ) {
         self.objects = objects
         self.refs = refs
@@ -46,6 +50,7 @@ public struct VersionStore: Sendable {
         self.objectCache = objectCache
         self.historyIndex = historyIndex
         self.sweepFence = sweepFence
+        self.transactions = transactions
     }
 
     /// Runs `body` as one write window (see `SweepFence`): every public operation that writes
@@ -63,7 +68,7 @@ public struct VersionStore: Sendable {
         VersionStore(
             objects: objects, refs: refs, root: root, clock: clock,
             objectCache: BoundedCache(capacity: bytes, maxEntryCost: max(1, bytes / 8)), historyIndex: historyIndex,
-            sweepFence: sweepFence)
+            sweepFence: sweepFence, transactions: transactions)
     }
 
     /// Creates the store layout (idempotent: an existing store is left as it is).
@@ -133,12 +138,12 @@ public struct VersionStore: Sendable {
             try POSIXFile.makeDirectories(tmp)
             if value["shared"]?.boolValue != true { try restrict(tmp) }
         }
+        let objects = FileObjectStore(directory: "\(root)/objects", tempDirectory: tmp)
+        let refs = FileRefStore(directory: "\(root)/refs", tempDirectory: tmp)
         return VersionStore(
-            objects: FileObjectStore(directory: "\(root)/objects", tempDirectory: tmp),
-            refs: FileRefStore(directory: "\(root)/refs", tempDirectory: tmp),
-            root: root,
-            clock: clock,
-            sweepFence: DirectorySweepFence(root: root))
+            objects: objects, refs: refs, root: root, clock: clock,
+            sweepFence: DirectorySweepFence(root: root),
+            transactions: DirectoryTransactions(objects: objects, refs: refs))
     }
 
     private static func normalize(_ path: String) -> String {

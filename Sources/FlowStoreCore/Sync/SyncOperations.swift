@@ -255,14 +255,13 @@ extension VersionStore {
     private func storeDurably(
         _ ids: [ObjectID], from source: any ObjectStore, progress: ((ObjectTransfer.Progress) -> Void)?
     ) throws(StoreError) -> Int {
-        guard !ids.isEmpty, let files = objects as? FileObjectStore, let fileRefs = refs as? FileRefStore else {
+        guard !ids.isEmpty, let transaction = try transactions?.begin() else {
             return try ObjectTransfer.copy(ids, from: source, to: objects, progress: progress)
         }
-        let writer = try BatchWriter(objects: files, refs: fileRefs)
         let bytes = try ObjectTransfer.copy(ids, from: source, progress: progress) { (data: [UInt8]) throws(StoreError) in
-            try writer.stage(data)
+            try transaction.stage(data)
         }
-        try writer.publishObjects()
+        _ = try transaction.commit(skipping: [])
         return bytes
     }
 
