@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "FlowStoreCore", targets: ["FlowStoreCore"]),
+        .library(name: "FlowStoreInMemory", targets: ["FlowStoreInMemory"]),
         .executable(name: "flowstore", targets: ["flowstore"]),
     ],
     dependencies: [
@@ -28,6 +29,9 @@ let package = Package(
         .target(name: "CFlowStoreSys", path: "Sources/CFlowStoreSys"),
         // The version store: canonical JSON, objects, refs, history, audit. No CLI or HTTP code.
         .target(name: "FlowStoreCore", dependencies: ["COpenSSL", "CFlowStoreSys"]),
+        // A whole store in memory (objects, refs, transactions, sweep fence): for tests above the
+        // store, and the reference backend of the conformance suite.
+        .target(name: "FlowStoreInMemory", dependencies: ["FlowStoreCore"]),
         // The HTTP face: Humanloop- and PromptLayer-compatible routes over FlowStoreCore.
         .target(
             name: "FlowStoreServer",
@@ -65,6 +69,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FlowStoreCoreTests", dependencies: ["FlowStoreCore"], resources: []),
+        // One suite every backend passes unchanged: the directory store and the in-memory one.
+        .testTarget(name: "FlowStoreBackendTests", dependencies: ["FlowStoreCore", "FlowStoreInMemory"]),
         .testTarget(name: "FlowStoreCLITests", dependencies: ["FlowStoreCLI", "FlowStoreCore"]),
         .testTarget(
             name: "FlowStoreServerTests",

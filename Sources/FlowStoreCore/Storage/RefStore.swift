@@ -46,13 +46,14 @@ extension RefStore {
 
     /// From a full listing: right for any backend, and what a backend without folders does.
     public func children(of prefix: String) throws(StoreError) -> [RefChild] {
-        var seen: [String: Bool] = [:]
+        var refs: Set<String> = []
+        var folders: Set<String> = []
         for (name, _) in try list(prefix: prefix) {
-            let rest = name.dropping(prefix: prefix)
-            let pieces = rest.splitBytes(on: UInt8(ascii: "/"))
-            seen[String(pieces[0]), default: false] = seen[String(pieces[0]), default: false] || pieces.count > 1
+            let pieces = name.dropping(prefix: prefix).splitBytes(on: UInt8(ascii: "/"))
+            // A folder may share its name with a ref (`paths/a` and `paths/a/b`): both are children.
+            if pieces.count > 1 { folders.insert(String(pieces[0])) } else { refs.insert(String(pieces[0])) }
         }
-        return seen.map { RefChild(name: $0.key, isFolder: $0.value) }
+        return refs.map { RefChild(name: $0, isFolder: false) } + folders.map { RefChild(name: $0, isFolder: true) }
     }
 }
 

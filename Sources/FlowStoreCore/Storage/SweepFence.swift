@@ -21,23 +21,41 @@ import Synchronization
 /// open when it asks, but not for windows opened after: new writers wait behind it, so a
 /// steady stream of overlapping windows (a busy server's group commit) cannot starve it.
 public protocol SweepFence: Sendable {
-    /// Opens a write window on this thread and runs `body` in it. Re-entrant: a window opened
-    /// on a thread already in one (a commit that creates a file that moves a ref) is that one.
-    func whileWriting<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T
-    /// Opens a window that outlives one call, for writers whose window spans calls and threads
-    /// (a batch: from its first staged object to the end of its flush).
-    func openWindow() throws(StoreError) -> WriteWindow
+    /// Waits until no sweep runs or waits, and opens a write window. Callers use `openWindow`
+    /// or `whileWriting`, which join a window the thread is already in instead.
+    func acquireWindow() throws(StoreError) -> WriteWindow
     /// Runs `body` once no write window is open, keeping new ones from opening until it returns.
     func whileSweeping<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T
 }
 
+extension SweepFence {
+    /// Opens a window that outlives one call, for writers whose window spans calls and threads
+    /// (a batch: from its first staged object to the end of its flush). Inside a window of this
+    /// thread, that one covers it: waiting for a turn behind a sweep that waits for the outer
+    /// window would stall until a timeout.
+    public func openWindow() throws(StoreError) -> WriteWindow {
+        if WindowDepth.current > 0 { return WriteWindow {} }
+        return try acquireWindow()
+    }
+
+    /// Runs `body` in a write window on this thread. Re-entrant: a window opened on a thread
+    /// already in one (a commit that creates a file that moves a ref) is that one.
+    public func whileWriting<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        if WindowDepth.current > 0 { return try body() }
+        let window = try acquireWindow()
+        defer { window.close() }
+        return try window.adopt(body)
+    }
+}
+
 /// An open write window; closed by `close()` or when the last reference to it goes away.
 public final class WriteWindow: Sendable {
-    private let descriptor: Int32
+    private let release: @Sendable () -> Void
     private let closed = Atomic<Bool>(false)
 
-    init(descriptor: Int32) {
-        self.descriptor = descriptor
+    /// `release` ends the window; it runs once.
+    public init(release: @escaping @Sendable () -> Void) {
+        self.release = release
     }
 
     /// Runs `body` on this thread as part of the window, so writes it makes through
@@ -50,7 +68,7 @@ public final class WriteWindow: Sendable {
     }
 
     public func close() {
-        if !closed.exchange(true, ordering: .acquiringAndReleasing), descriptor >= 0 { closeLockFile(descriptor) }
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) { release() }
     }
 
     deinit { close() }
@@ -98,17 +116,7 @@ public struct DirectorySweepFence: SweepFence {
         for path in [fencePath, turnstilePath] { close(try Self.open(path)) }
     }
 
-    public func whileWriting<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
-        if WindowDepth.current > 0 { return try body() }
-        let window = try openWindow()
-        defer { window.close() }
-        return try window.adopt(body)
-    }
-
-    public func openWindow() throws(StoreError) -> WriteWindow {
-        // Opened inside a window of this thread: that one covers it (waiting for our own turn
-        // behind a sweep that waits for the outer window would stall until a timeout).
-        if WindowDepth.current > 0 { return WriteWindow(descriptor: -1) }
+    public func acquireWindow() throws(StoreError) -> WriteWindow {
         let turnstile = try Self.open(turnstilePath)
         defer { close(turnstile) }
         try lock(turnstile, LOCK_SH, path: turnstilePath)
@@ -119,7 +127,7 @@ public struct DirectorySweepFence: SweepFence {
             close(fence)
             throw error
         }
-        return WriteWindow(descriptor: fence)
+        return WriteWindow { closeLockFile(fence) }
     }
 
     public func whileSweeping<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
