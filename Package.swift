@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
     ],
     targets: [
@@ -74,7 +75,12 @@ let package = Package(
         .testTarget(name: "FlowStoreCLITests", dependencies: ["FlowStoreCLI", "FlowStoreCore"]),
         .testTarget(
             name: "FlowStoreServerTests",
-            dependencies: ["FlowStoreServer", "FlowStoreCore", "FlowStoreCLI"]
+            dependencies: [
+                "FlowStoreServer", "FlowStoreCore", "FlowStoreCLI",
+                // EmbeddedChannel and its virtual clock, for the early-response handler's bounds.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ]
         ),
         // Crash, concurrency, corruption, hostile-input, auth and load tests (issue 6).
         .testTarget(

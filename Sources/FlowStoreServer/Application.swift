@@ -18,7 +18,9 @@ public func buildApplication(
     let port = configuration.port
     return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .init(configuration.idleTimeout))),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [EarlyResponseCloseHandler()], idleTimeout: .init(configuration.idleTimeout))),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port), serverName: "FlowStore"),
         onServerRunning: { channel in

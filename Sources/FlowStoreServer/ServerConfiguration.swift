@@ -59,8 +59,9 @@ public struct ServerConfiguration: Sendable {
     /// Called once the listener is bound, with the actual port.
     public var onServerRunning: @Sendable (Int) async -> Void
     /// A connection that neither sends nor receives for this long is closed: an idle or
-    /// stalled client (one that connects and sends nothing, or keeps sending a refused body
-    /// the server no longer reads) cannot hold a connection and its file descriptor forever.
+    /// stalled client (one that connects and sends nothing, or stops part-way through a body)
+    /// cannot hold a connection and its file descriptor forever. The rest of a refused body is
+    /// bounded more tightly (`EarlyResponseCloseHandler.LingerBounds`).
     public var idleTimeout: Duration = .seconds(60)
 
     public static let defaultMaxBodyBytes = 10 * 1024 * 1024

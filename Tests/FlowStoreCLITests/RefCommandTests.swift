@@ -119,4 +119,35 @@ import Testing
         #expect(refused.err.contains("belongs to another file"))
         #expect(sandbox.storeTree() == before)
     }
+
+    /// Names with 255-byte segments (spelled over several levels under `refs/`) through every
+    /// command that lists, checks or copies refs.
+    @Test(arguments: [String(repeating: "n", count: 255), String(repeating: "é", count: 127) + "n"])
+    func longNames(_ name: String) async throws {
+        let path = "Team/\(name)"
+        let label = String(repeating: "L", count: 255)
+        let environment = String(repeating: "ê", count: 127) + "e"
+        let sandbox = try await Sandbox.withStore()
+        try await sandbox.expectSuccess("put", "-", "--path", path, stdin: SeedBodies.humanloopUpsert)
+        try await sandbox.expectSuccess("label", "set", path, label, "1")
+        try await sandbox.expectSuccess("deploy", path, environment, "1")
+        let listed = try await sandbox.expectSuccess("ls", "--json").json()
+        #expect(listed.arrayValue?.map { $0["path"]?.stringValue } == [path])
+        #expect(try await sandbox.expectSuccess("label", "ls", path, "--json").json()[0]?["name"]?.stringValue == label)
+        #expect(try await sandbox.expectSuccess("show", "\(path)@environments/\(environment)", "--json").json()["number"] == 1)
+        let audited = try await sandbox.expectSuccess("audit", path, "--json").json().arrayValue ?? []
+        let refs = audited.compactMap { $0["ref"]?.stringValue }
+        #expect(refs.count == 4)  // the path, the head, the label, the deployment
+        #expect(refs.contains("paths/\(path)"))
+        #expect(refs.contains { $0.hasByteSuffix("/labels/\(label)") } && refs.contains { $0.hasByteSuffix("/environments/\(environment)") })
+        #expect(try await sandbox.expectSuccess("verify").out.hasPrefix("ok: "))
+        try await sandbox.expectSuccess("gc", "--prune-now")
+        #expect(try await sandbox.expectSuccess("show", "\(path)@\(label)", "--json").json()["number"] == 1)
+
+        let other = try await Sandbox.withStore()
+        try await other.expectSuccess("sync", sandbox.store)
+        #expect(try await other.expectSuccess("ls", "--json").json() == listed)
+        #expect(try await other.expectSuccess("show", "\(path)@\(label)", "--json").json()["number"] == 1)
+        #expect(try await other.expectSuccess("verify").out.hasPrefix("ok: "))
+    }
 }

@@ -230,7 +230,7 @@ struct DefinitionTests {
 struct PathTests {
     @Test(arguments: [
         "", "/etc/passwd", "../x", "a/../b", "a/./b", "a//b", "a/", ".hidden", "a/.git", "x\u{0}y", "tab\there",
-        "esc\u{1b}[31m", "back\\slash", String(repeating: "n", count: 201), "ends.lock", "ends.ref", " padded",
+        "esc\u{1b}[31m", "back\\slash", String(repeating: "n", count: NameRules.maxSegmentBytes + 1), "ends.lock", "ends.ref", " padded",
     ])
     func hostilePathsAreRejected(_ raw: String) {
         #expect(throws: StoreError.self) { try FlowPath(raw) }

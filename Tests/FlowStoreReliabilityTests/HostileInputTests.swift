@@ -15,15 +15,15 @@ extension ReliabilitySuite {
         /// One-segment names (labels, environments, log ids, path segments) that must be refused.
         static let badSegments: [String] = [
             "", ".", "..", ".hidden", "x.ref", "x.lock", " lead", "trail ", "tab\t", "a\\b", "a\u{0}b", "a\nb", "a\rb",
-            "\u{1b}[31mred", "del\u{7f}", "c1\u{85}", "c1\u{9f}", String(repeating: "x", count: 201),
-            String(repeating: "é", count: 101),
+            "\u{1b}[31mred", "del\u{7f}", "c1\u{85}", "c1\u{9f}", String(repeating: "x", count: NameRules.maxSegmentBytes + 1),
+            String(repeating: "é", count: NameRules.maxSegmentBytes / 2 + 1),
         ]
 
         /// Paths that must be refused.
         static let badPaths: [String] = badSegments + [
             "../x", "a/../b", "a/./b", "../../../../tmp/evil", "/abs", "/etc/passwd", "//x", "a//b", "a/", "/",
             "a/\u{0}/b", "C:\\evil", "a/.git/config", "a/b.lock/c",
-            (0..<9).map { _ in String(repeating: "p", count: 120) }.joined(separator: "/"),  // > 1000 bytes
+            (0..<9).map { _ in String(repeating: "p", count: 120) }.joined(separator: "/"),  // > 1020 bytes
             (0..<33).map { "s\($0)" }.joined(separator: "/"),  // 33 segments
         ]
 

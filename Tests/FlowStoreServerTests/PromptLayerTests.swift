@@ -164,6 +164,39 @@ struct PromptLayerTests {
         }
     }
 
+    @Test("Names of 255 characters are created and read back, ASCII or up to four bytes each",
+          arguments: [String(repeating: "a", count: 255), String(repeating: "Ж", count: 255), String(repeating: "𝄞", count: 255),
+                      "Team/" + String(repeating: "n", count: 250)])
+    func longNames(_ name: String) async throws {
+        try await TestServer.with { s in
+            let created = try await s.request("POST", "/rest/workflows", json: Bodies.routingAgent(name: name))
+            #expect(created.status == 201, "\(created)")
+            #expect(created["workflow_name"]?.stringValue == name)
+            let byName = try await s.request("GET", "/rest/workflows/\(segment(name))")
+            #expect(byName.status == 200, "\(byName)")
+            #expect(byName["workflow"]?["name"]?.stringValue == name)
+            #expect(byName["version_number"] == 1)
+            let id = try #require(created["workflow_id"]?.intValue)
+            #expect(try await s.request("GET", "/workflows/\(id)")["workflow_name"]?.stringValue == name)
+            let next = try await s.request("POST", "/rest/workflows", json: #"{"workflow_name": \#(Bodies.quote(name)), \#(Bodies.greetingNodes)}"#)
+            #expect(next["version_number"] == 2)
+            #expect(try VersionStore.open(at: s.root).verify().isClean)
+        }
+    }
+
+    @Test("Longer names are refused with the limit: 255 characters, and 1020 bytes of UTF-8")
+    func tooLongNames() async throws {
+        try await TestServer.with { s in
+            let tooMany = try await s.request("POST", "/rest/workflows", json: Bodies.routingAgent(name: String(repeating: "a", count: 256)))
+            #expect(tooMany.status == 400)
+            #expect(tooMany["message"]?.stringValue?.contains("255 characters") == true, "\(tooMany)")
+            // 255 characters of eight bytes each (a thumb and a skin tone).
+            let tooWide = try await s.request("POST", "/rest/workflows", json: Bodies.routingAgent(name: String(repeating: "👍🏽", count: 255)))
+            #expect(tooWide.status == 400)
+            #expect(tooWide["message"]?.stringValue?.contains("1020 bytes") == true, "\(tooWide)")
+        }
+    }
+
     @Test("Names with spaces and folders work through percent-encoding")
     func encodedNames() async throws {
         try await TestServer.with { s in

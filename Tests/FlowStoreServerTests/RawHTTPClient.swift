@@ -1,5 +1,6 @@
 import Foundation
 import FlowStoreCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -58,9 +59,20 @@ enum RawHTTPClient {
     }
 
     private static func blockingSend(port: Int, request: [UInt8], bodyChunks: [[UInt8]]) throws -> HTTPResult {
+        let fd = try connectedSocket(port: port)
+        defer { close(fd) }
+        // A server may answer (413) and stop reading before the whole body is sent: a failed
+        // write just ends sending, and the response is read as usual.
+        if writeAll(fd, request) {
+            for chunk in bodyChunks where !writeAll(fd, chunk) { break }
+        }
+        return try readResponse(fd)
+    }
+
+    /// A loopback TCP socket connected to `port`, its reads and writes bounded by `timeoutSeconds`.
+    private static func connectedSocket(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HTTPClientError.system("socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -71,14 +83,134 @@ enum RawHTTPClient {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw HTTPClientError.system("connect: \(String(cString: strerror(errno)))") }
-
-        // A server may answer (413) and stop reading before the whole body is sent: a failed
-        // write just ends sending, and the response is read as usual.
-        if writeAll(fd, request) {
-            for chunk in bodyChunks where !writeAll(fd, chunk) { break }
+        guard connected == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw HTTPClientError.system("connect: \(reason)")
         }
-        return try readResponse(fd)
+        return fd
+    }
+
+    /// Sends each request on one connection once the previous response has been read.
+    static func sendSequence(port: Int, requests: [[UInt8]]) async throws -> [HTTPResult] {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result {
+                    let fd = try connectedSocket(port: port)
+                    defer { close(fd) }
+                    return try requests.map { request throws -> HTTPResult in
+                        guard writeAll(fd, request) else {
+                            throw HTTPClientError.system("send: \(String(cString: strerror(errno)))")
+                        }
+                        return try readResponse(fd)
+                    }
+                })
+            }
+            thread.start()
+        }
+    }
+
+    /// How a client orders writing a large body and reading the answer.
+    enum BodyWriting: Sendable {
+        /// The whole body first, then the response, as Python's `urllib` does.
+        case beforeReading
+        /// On a second thread while the response is read, as a client that watches for an early answer does.
+        case whileReading
+    }
+
+    /// What a client that sends a large body sees of a server that may answer before reading it.
+    struct LargeBodyExchange: Sendable {
+        var response: HTTPResult
+        /// The server closed the connection after the response: a clean EOF, not a reset or a time-out.
+        var closedAfterResponse: Bool
+        var bodyBytesSent: Int
+        /// Why writing stopped before the whole body was sent (`EPIPE`, `ECONNRESET`, or
+        /// `EAGAIN` for a send time-out: the server neither read nor closed); `nil` when it all went out.
+        var writeError: String?
+    }
+
+    /// Sends `head` (which announces `bodyLength` bytes) and then that many bytes of spaces,
+    /// reads one response, then waits for the server's EOF. Every wait is bounded by `timeoutSeconds`.
+    static func sendLargeBody(port: Int, head: [UInt8], bodyLength: Int, writing: BodyWriting) async throws
+        -> LargeBodyExchange
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result {
+                    try blockingSendLargeBody(port: port, head: head, bodyLength: bodyLength, writing: writing)
+                })
+            }
+            thread.start()
+        }
+    }
+
+    private static func blockingSendLargeBody(port: Int, head: [UInt8], bodyLength: Int, writing: BodyWriting) throws
+        -> LargeBodyExchange
+    {
+        let fd = try connectedSocket(port: port)
+        defer { close(fd) }
+        guard writeAll(fd, head) else { throw HTTPClientError.system("send: \(String(cString: strerror(errno)))") }
+        let response: HTTPResult
+        let closed: Bool
+        let written: (sent: Int, error: String?)
+        switch writing {
+        case .beforeReading:
+            written = writeSpaces(fd, count: bodyLength)
+            response = try readResponse(fd)
+            closed = readsEOF(fd)
+        case .whileReading:
+            let outcome = WriteOutcome()
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                let result = writeSpaces(fd, count: bodyLength)
+                outcome.value.withLock { $0 = result }
+                done.signal()
+            }.start()
+            let read = Result { () throws -> (HTTPResult, Bool) in (try readResponse(fd), readsEOF(fd)) }
+            // The writer stops within its own send time-out; the socket must outlive it either way.
+            done.wait()
+            (response, closed) = try read.get()
+            written = outcome.value.withLock { $0 }
+        }
+        return LargeBodyExchange(
+            response: response, closedAfterResponse: closed, bodyBytesSent: written.sent, writeError: written.error)
+    }
+
+    private final class WriteOutcome: Sendable {
+        let value = Mutex<(sent: Int, error: String?)>((0, nil))
+    }
+
+    /// Writes `count` spaces, stopping at the first failed write (named as in `LargeBodyExchange`).
+    private static func writeSpaces(_ fd: Int32, count: Int) -> (sent: Int, error: String?) {
+        let chunk = [UInt8](repeating: UInt8(ascii: " "), count: 64 * 1024)
+        var sent = 0
+        while sent < count {
+            let n = chunk.withUnsafeBytes { buf in
+                Glibc.send(fd, buf.baseAddress, min(buf.count, count - sent), Int32(MSG_NOSIGNAL))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let name = switch errno {
+                case EAGAIN, EWOULDBLOCK: "EAGAIN"
+                case EPIPE: "EPIPE"
+                case ECONNRESET: "ECONNRESET"
+                default: String(cString: strerror(errno))
+                }
+                return (sent, name)
+            }
+            sent += n
+        }
+        return (sent, nil)
+    }
+
+    /// Whether the next read is a clean EOF (anything read before it, a reset or a time-out is not).
+    private static func readsEOF(_ fd: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0, errno == EINTR { continue }
+            return n == 0
+        }
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {

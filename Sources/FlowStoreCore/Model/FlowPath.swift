@@ -21,7 +21,8 @@ extension BytewiseName {
 /// no empty segments, no `.`/`..`, no control or invisible characters, NFC, bounded length
 /// (`NameRules`). Split on the `/` byte, never on `Character`s.
 public struct FlowPath: BytewiseName {
-    public static let maxBytes = 1000
+    /// As long as one segment may be: a 255-character name is one segment of up to 1020 bytes.
+    public static let maxBytes = NameRules.maxSegmentBytes
     public static let maxSegments = 32
 
     public let rawValue: String

@@ -9,15 +9,20 @@
 /// and joiners, bidirectional controls, U+FEFF), unassigned and private-use code points, and a
 /// combining mark at the start of a segment (it would draw itself onto the `/` before it).
 public enum NameRules {
-    /// Longest segment in UTF-8 bytes; leaves room for `.lock`/`.ref` within the 255-byte file name limit.
-    public static let maxSegmentBytes = 200
+    /// Longest segment in UTF-8 bytes: any 255 Unicode characters (up to 4 bytes each), as
+    /// PromptLayer documents workflow names of 1–255 characters. Segments too long for a file
+    /// name are spelled over several directory levels on disk (`RefFileLayout`).
+    public static let maxSegmentBytes = 1020
 
     /// Why `segment` is not acceptable, or `nil` when it is.
     public static func problem(with segment: some StringProtocol) -> String? {
         let bytes = segment.utf8
         if bytes.isEmpty { return "empty segment" }
         if segment.bytesEqual(".") || segment.bytesEqual("..") { return "'.' and '..' are not allowed" }
-        if bytes.count > maxSegmentBytes { return "segment longer than \(maxSegmentBytes) bytes" }
+        if bytes.count > maxSegmentBytes {
+            return "segment longer than \(maxSegmentBytes) bytes of UTF-8 (\(bytes.count) bytes)"
+        }
+        // Also reserves `.~` for the spelling of long segments on disk (`RefFileLayout`).
         if bytes.first == UInt8(ascii: ".") { return "segments may not start with '.'" }
         if segment.hasByteSuffix(".ref") || segment.hasByteSuffix(".lock") {
             return "segments may not end with '.ref' or '.lock'"

@@ -163,7 +163,7 @@ final class BatchWriter: StoreTransaction {
                     try POSIXFile.makeDirectories(
                         POSIXFile.parent(of: refStore.path(of: move.name)), sync: !Self.hasFileSystemBarrier)
                 }
-                let lockPath = "\(refStore.directory)/\(move.name.rawValue).lock"
+                let lockPath = refStore.lockPath(of: move.name)
                 let ref = LockedRef(name: move.name, new: move.new, lockPath: lockPath, fd: try FileRefStore.lock(lockPath, ref: move.name, timeout: refStore.lockTimeout))
                 let current: ObjectID?
                 do { current = try refStore.read(move.name) } catch {

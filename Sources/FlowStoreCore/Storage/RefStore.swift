@@ -57,7 +57,8 @@ extension RefStore {
     }
 }
 
-/// Refs as files under `refs/`: `refs/<name>.ref` holds the event id on one line.
+/// Refs as files under `refs/`: `refs/<name>.ref` holds the event id on one line (a segment
+/// too long for a file name is spelled over several levels: `RefFileLayout`).
 ///
 /// Writers take an exclusive `flock` on `refs/<name>.lock`, compare, write a temp file, fsync,
 /// and rename over the ref (batch writers put the lock file itself in place: `BatchWriter`).
@@ -90,7 +91,10 @@ public struct FileRefStore: RefStore {
         self.lockTimeout = lockTimeout
     }
 
-    func path(of name: RefName) -> String { "\(directory)/\(name.rawValue).ref" }
+    func path(of name: RefName) -> String { "\(directory)/\(RefFileLayout.relativePath(of: name.rawValue)).ref" }
+
+    /// The file whose `flock` is the ref's lock, beside the ref (`BatchWriter` takes it too).
+    func lockPath(of name: RefName) -> String { "\(directory)/\(RefFileLayout.relativePath(of: name.rawValue)).lock" }
 
     public func read(_ name: RefName) throws(StoreError) -> ObjectID? {
         try readFile(path(of: name), name: name.rawValue)
@@ -110,7 +114,7 @@ public struct FileRefStore: RefStore {
     /// Counts the ref files a `list(prefix:)` would read, from directory listings alone.
     public func count(prefix: String) throws(StoreError) -> Int {
         var n = 0
-        try walk(relative: Self.directory(ofPrefix: prefix)) { (relative: String) throws(StoreError) in
+        try walk(prefix: prefix) { (relative: String) throws(StoreError) in
             if relative.hasBytePrefix(prefix), (try? RefName(relative)) != nil { n += 1 }
         }
         return n
@@ -119,7 +123,7 @@ public struct FileRefStore: RefStore {
     public func compareAndSwap(_ name: RefName, expected: ObjectID?, new: ObjectID) throws(StoreError) {
         let file = path(of: name)
         try POSIXFile.makeDirectories(POSIXFile.parent(of: file))
-        let lockPath = "\(directory)/\(name.rawValue).lock"
+        let lockPath = lockPath(of: name)
         let fd = try Self.lock(lockPath, ref: name, timeout: lockTimeout)
         defer {
             unlink(lockPath)
@@ -199,11 +203,11 @@ public struct FileRefStore: RefStore {
         prefix: String, unreadable: ((_ ref: String, _ error: StoreError) -> Void)?
     ) throws(StoreError) -> [(name: RefName, event: ObjectID)] {
         var found: [(name: RefName, event: ObjectID)] = []
-        try walk(relative: Self.directory(ofPrefix: prefix)) { (relative: String) throws(StoreError) in
+        try walk(prefix: prefix) { (relative: String) throws(StoreError) in
             guard relative.hasBytePrefix(prefix) else { return }
             let event: ObjectID?
             do throws(StoreError) {
-                event = try readFile("\(directory)/\(relative).ref", name: relative)
+                event = try readFile("\(directory)/\(RefFileLayout.relativePath(of: relative)).ref", name: relative)
             } catch {
                 guard let unreadable else { throw error }
                 return unreadable(relative, error)
@@ -223,65 +227,112 @@ public struct FileRefStore: RefStore {
         var removed = 0
         var pending = [directory]
         while let dir = pending.popLast() {
-            for entry in try POSIXFile.list(dir) {
-                let path = "\(dir)/\(entry)"
-                if !entry.hasByteSuffix(".lock") {
-                    if !entry.hasByteSuffix(".ref"), POSIXFile.isDirectory(path) { pending.append(path) }
-                    continue
+            for item in try items(inFolder: dir) {
+                switch item {
+                case .ref: continue
+                case .folder(_, let path): pending.append(path)
+                case .lock(let path):
+                    let fd = open(path, O_RDONLY | O_CLOEXEC)  // flock needs no write access
+                    guard fd >= 0 else { continue }
+                    defer { close(fd) }
+                    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }  // held: a live writer
+                    var held = stat()
+                    var onDisk = stat()
+                    guard fstat(fd, &held) == 0, stat(path, &onDisk) == 0, held.st_ino == onDisk.st_ino,
+                        held.st_dev == onDisk.st_dev, (held.st_mode & S_IFMT) == S_IFREG
+                    else { continue }
+                    if !dryRun { unlink(path) }
+                    removed += 1
                 }
-                let fd = open(path, O_RDONLY | O_CLOEXEC)  // flock needs no write access
-                guard fd >= 0 else { continue }
-                defer { close(fd) }
-                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }  // held: a live writer
-                var held = stat()
-                var onDisk = stat()
-                guard fstat(fd, &held) == 0, stat(path, &onDisk) == 0, held.st_ino == onDisk.st_ino,
-                    held.st_dev == onDisk.st_dev
-                else { continue }
-                if !dryRun { unlink(path) }
-                removed += 1
             }
         }
         return removed
     }
 
-    /// The directory (relative to `refs/`) a prefix names: only it is walked, and what is
-    /// found there is filtered by the full prefix.
-    private static func directory(ofPrefix prefix: String) -> String {
+    /// The folder a prefix names, on disk: only it is walked, and what is found there is
+    /// filtered by the full prefix.
+    private func folder(ofPrefix prefix: String) -> String {
+        guard let slash = prefix.utf8.lastIndex(of: UInt8(ascii: "/")) else { return directory }
+        return "\(directory)/\(RefFileLayout.relativePath(of: Substring(prefix.utf8[..<slash])))"
+    }
+
+    /// The logical folder of a prefix: the name up to its last `/`, with the `/` (or empty).
+    private static func namePrefix(ofFolderIn prefix: String) -> String {
         guard let slash = prefix.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
-        return String(Substring(prefix.utf8[..<slash]))
+        return String(Substring(prefix.utf8[...slash]))
     }
 
     public func children(of prefix: String) throws(StoreError) -> [RefChild] {
-        let relative = Self.directory(ofPrefix: prefix)
-        var out: [RefChild] = []
-        for entry in try POSIXFile.list(relative.isEmpty ? directory : "\(directory)/\(relative)") {
-            if entry.hasByteSuffix(".ref") {
-                out.append(RefChild(name: entry.droppingLastBytes(4), isFolder: false))
-            } else if isFolder(entry, in: relative) {
-                out.append(RefChild(name: entry, isFolder: true))
+        try items(inFolder: folder(ofPrefix: prefix)).compactMap { item in
+            switch item {
+            case .ref(let segment): RefChild(name: segment, isFolder: false)
+            case .folder(let segment, _): RefChild(name: segment, isFolder: true)
+            case .lock: nil
             }
         }
-        return out
     }
 
-    /// Whether a directory entry other than a ref is a folder of refs (not a lock or dot file).
-    private static func isFolderName(_ entry: String) -> Bool {
-        !entry.hasBytePrefix(".") && !entry.hasByteSuffix(".lock")
+    /// What one level of names below a folder holds, long segments joined back together.
+    private enum LevelItem {
+        case ref(segment: String)
+        case folder(segment: String, path: String)
+        case lock(path: String)
+
+        var segment: String {
+            switch self {
+            case .ref(let segment), .folder(let segment, _): segment
+            case .lock: ""
+            }
+        }
     }
 
-    private func isFolder(_ entry: String, in relative: String) -> Bool {
-        Self.isFolderName(entry) && POSIXFile.isDirectory(relative.isEmpty ? "\(directory)/\(entry)" : "\(directory)/\(relative)/\(entry)")
+    /// The refs, folders and lock files one level below the folder at `dir`, following long
+    /// segments' `.~` directories. Entries that are not how their segment is spelled
+    /// (`RefFileLayout.isCanonical`) are left out: no read by name would find them.
+    private func items(inFolder dir: String) throws(StoreError) -> [LevelItem] {
+        var items: [LevelItem] = []
+        try collect(dir, spelled: [], text: "", into: &items)
+        return items
     }
 
-    private func walk(relative: String, _ visit: (String) throws(StoreError) -> Void) throws(StoreError) {
-        let dir = relative.isEmpty ? directory : "\(directory)/\(relative)"
-        for entry in try POSIXFile.list(dir).sorted(by: { $0.bytesPrecede($1) }) {
-            let child = relative.isEmpty ? entry : "\(relative)/\(entry)"
-            if entry.hasByteSuffix(".ref") {
-                try visit(child.droppingLastBytes(4))
-            } else if Self.isFolderName(entry), POSIXFile.isDirectory("\(dir)/\(entry)") {
-                try walk(relative: child, visit)
+    /// `collect` for one directory: the folder's own (`spelled` empty) or a `.~` directory of a
+    /// long segment whose entries so far are `spelled` and whose text so far is `text`.
+    private func collect(_ dir: String, spelled: [String], text: String, into items: inout [LevelItem]) throws(StoreError) {
+        for entry in try POSIXFile.list(dir) {
+            let path = "\(dir)/\(entry)"
+            switch RefFileLayout.classify(entry, inLongSegment: !spelled.isEmpty) {
+            case .ref(let end):
+                let segment = text + end
+                if RefFileLayout.isCanonical(spelled + [entry.droppingLastBytes(4)], for: segment) {
+                    items.append(.ref(segment: segment))
+                }
+            case .folder(let end):
+                let segment = text + end
+                if RefFileLayout.isCanonical(spelled + [entry], for: segment), POSIXFile.isDirectory(path) {
+                    items.append(.folder(segment: segment, path: path))
+                }
+            case .piece(let piece):
+                if POSIXFile.isDirectory(path) { try collect(path, spelled: spelled + [entry], text: text + piece, into: &items) }
+            case .lock:
+                items.append(.lock(path: path))
+            case .foreign:
+                continue
+            }
+        }
+    }
+
+    /// Visits the name of every ref in the folder `prefix` names, and below it, in byte order
+    /// of the names at each level.
+    private func walk(prefix: String, _ visit: (String) throws(StoreError) -> Void) throws(StoreError) {
+        try walk(folder: folder(ofPrefix: prefix), name: Self.namePrefix(ofFolderIn: prefix), visit)
+    }
+
+    private func walk(folder dir: String, name: String, _ visit: (String) throws(StoreError) -> Void) throws(StoreError) {
+        for item in try items(inFolder: dir).sorted(by: { $0.segment.bytesPrecede($1.segment) }) {
+            switch item {
+            case .ref(let segment): try visit(name + segment)
+            case .folder(let segment, let path): try walk(folder: path, name: name + segment + "/", visit)
+            case .lock: continue
             }
         }
     }

@@ -28,16 +28,37 @@ final class CaseFoldIndex {
         for (index, segment) in Self.levels(of: name) {
             if prefix.isEmpty { prefix = segments[..<index].joined(separator: "/") + "/" }
             let isFolder = index < segments.count - 1
-            let found = try children(of: prefix)[Key(fold: NameRules.caseFold(segment), isFolder: isFolder)] ?? []
+            let siblings = try children(of: prefix)
+            let found = siblings[Key(fold: NameRules.caseFold(segment), isFolder: isFolder)] ?? []
             if found.contains(where: { $0.bytesEqual(segment) }) {
                 prefix += segment + "/"
                 continue
             }
-            if let existing = found.first {
+            if let existing = found.first ?? Self.pieceClash(segment, among: siblings) {
                 throw .caseClash(name: Self.display(name.rawValue), existing: Self.display(prefix + existing))
             }
             return
         }
+    }
+
+    /// A sibling whose spelling on disk shares a directory with `segment`'s on a case-insensitive
+    /// file system although the two differ: a long segment is spelled over `.~` directories of
+    /// its leading pieces (`RefFileLayout`), and two whose pieces differ only in case would meet
+    /// in one directory there, one then listed under the other's spelling. Folders and refs alike
+    /// (both can be long segments starting in the same directories).
+    private static func pieceClash(_ segment: String, among siblings: [Key: [String]]) -> String? {
+        let pieces = RefFileLayout.entries(of: segment).dropLast()
+        guard !pieces.isEmpty else { return nil }
+        for names in siblings.values {
+            for name in names where name.utf8.count > RefFileLayout.plainLimit {
+                for (mine, theirs) in zip(pieces, RefFileLayout.entries(of: name).dropLast()) {
+                    if mine.bytesEqual(theirs) { continue }
+                    if NameRules.caseFold(mine) == NameRules.caseFold(theirs) { return name }
+                    break
+                }
+            }
+        }
+        return nil
     }
 
     /// Records a ref created since the folders were listed (a batch staging several new names).
