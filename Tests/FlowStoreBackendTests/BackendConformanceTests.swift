@@ -124,7 +124,11 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
                         try refs.compareAndSwap(name, expected: current ?? nil, new: new)
                         wins.withLock { $0[new] = current ?? nil }
                         n += 1
-                    } catch {}
+                    } catch .refConflict {
+                        continue  // lost the race: read again
+                    } catch {
+                        return  // anything else is a failure, which the count below shows
+                    }
                 }
             }.start()
         }
