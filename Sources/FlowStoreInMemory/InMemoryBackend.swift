@@ -23,19 +23,41 @@ public final class InMemoryBackend: Sendable {
     public let sweepFence: InMemorySweepFence
     /// How long a writer waits for a ref another transaction holds before `lockTimeout`.
     public let lockTimeout: Duration
+    public let divergences: InMemoryDivergenceRecords
 
     public init(lockTimeout: Duration = .seconds(10)) {
         self.lockTimeout = lockTimeout
         objects = InMemoryObjectStore()
         refs = InMemoryRefStore(lockTimeout: lockTimeout)
         sweepFence = InMemorySweepFence(timeout: lockTimeout)
+        divergences = InMemoryDivergenceRecords()
     }
 
     /// A version store over this backend.
     public func versionStore(clock: @escaping @Sendable () -> String = Timestamp.now) -> VersionStore {
         VersionStore(
             objects: objects, refs: refs, root: nil, clock: clock, sweepFence: sweepFence,
-            transactions: InMemoryTransactions(objects: objects, refs: refs))
+            transactions: InMemoryTransactions(objects: objects, refs: refs), divergences: divergences)
+    }
+}
+
+/// Diverged refs in memory; `update`s exclude each other under one lock.
+public final class InMemoryDivergenceRecords: DivergenceRecords {
+    private let entries = Mutex<[DivergedRef]>([])
+    /// Held by one `update` at a time, for its whole read-modify-write (`change` may read the
+    /// store, so the entries' own lock is not held meanwhile).
+    private let updating = Mutex(())
+
+    public func load() throws(StoreError) -> [DivergedRef] { entries.withLock { $0 } }
+
+    public func update<T>(_ change: (inout [DivergedRef]) throws(StoreError) -> T) throws(StoreError) -> T {
+        try updating.withLock { _ throws(StoreError) -> T in
+            var current = entries.withLock { $0 }
+            let result = try change(&current)
+            let kept = Self.normalized(current)
+            entries.withLock { $0 = kept }
+            return result
+        }
     }
 }
 
@@ -131,6 +153,17 @@ public struct InMemoryRefStore: RefStore {
         var refs: [RefName: ObjectID] = [:]
         /// Refs a transaction has prepared: other writers of them wait.
         var held: Set<RefName> = []
+        /// Moves so far per top segment (`paths`, `files`): the listing stamps.
+        var moves: [Substring: Int64] = [:]
+
+        mutating func set(_ name: RefName, to event: ObjectID) {
+            refs[name] = event
+            moves[Self.topSegment(of: name.rawValue), default: 0] += 1
+        }
+
+        static func topSegment(of name: String) -> Substring {
+            Substring(name.utf8.prefix { $0 != UInt8(ascii: "/") })
+        }
     }
 
     final class Storage: Sendable {
@@ -155,7 +188,7 @@ public struct InMemoryRefStore: RefStore {
                 if state.held.contains(name) { return false }
                 let current = state.refs[name]
                 if current == expected {
-                    state.refs[name] = new
+                    state.set(name, to: new)
                 } else {
                     conflict = .refConflict(ref: name.rawValue, expected: expected, actual: current)
                 }
@@ -171,6 +204,13 @@ public struct InMemoryRefStore: RefStore {
             state.refs.filter { $0.key.rawValue.hasBytePrefix(prefix) }.map { (name: $0.key, event: $0.value) }
         }
         .sorted { $0.name < $1.name }
+    }
+
+    /// Changes with every move of a ref in the prefix's top segment: exact, as nothing else
+    /// writes these refs.
+    public func listingStamp(prefix: String) -> RefListingStamp? {
+        let top = State.topSegment(of: prefix)
+        return RefListingStamp([storage.state.withLock { $0.moves[top] ?? 0 }])
     }
 
     /// Takes `name` for a transaction, waiting (bounded) while another holds it; returns its
@@ -198,7 +238,7 @@ public struct InMemoryRefStore: RefStore {
     func apply(_ moves: [RefMove]) {
         storage.state.withLock { state in
             for move in moves {
-                state.refs[move.name] = move.new
+                state.set(move.name, to: move.new)
                 state.held.remove(move.name)
             }
         }

@@ -1,39 +1,48 @@
 import FlowStoreCore
 import Synchronization
 
-/// The live files by the ids clients know them by (`fl_` + 24 hex, PromptLayer's 48-bit
-/// integers), so finding a file by id is a dictionary lookup and one ref read, not a walk
-/// over every path.
+/// The live files: by path in byte order (List Flows, directories), and by the ids clients
+/// know them by (`fl_` + 24 hex, PromptLayer's 48-bit integers), so a listing costs its page
+/// and finding a file by id is a dictionary lookup and one ref read, not a walk over every path.
 ///
-/// Built from one listing of the paths, kept up to date by this server's own creates and
-/// moves (`note`), and rebuilt when the store's set of files may have changed behind it
-/// (`FileSetStamp`: one `stat`). Every answer is checked against the store before it is used:
-/// - an entry found is used only if its path's ref still names its file; a stale one (moved or
-///   deleted by another process) makes the index be rebuilt, once per such change (a
-///   read-only key cannot cause one);
-/// - an id not in the index is unknown without further work while the stamp is unchanged: no
-///   file has been added since the index was built. A read-only key asking for made-up ids
-///   costs a `stat` per request, whatever the store's size;
-/// - rebuilds are at most one per `minInterval`: while files are being added, a miss in
-///   between only probes the one object fan-out directory the id's hex names (a file created
-///   by another process is found there, at its creation path), so misses never each cost a
-///   walk;
-/// - a stamp can miss a change within one file-system timestamp tick, or a deleted file
-///   restored at a path by another process (no directory is added), so an index older than
-///   `maxAge` is rebuilt on a miss: at most one rebuild per `maxAge` from that.
+/// Built from one listing of the paths, and trusted while the store's path-set stamp
+/// (`VersionStore.pathSetStamp`, one `stat` on a directory store) is unchanged: every create,
+/// move or delete of a file, by this server or any other process, changes it. Answers are
+/// still checked against the store before they are used:
+/// - an entry found by id is used only if its path's ref still names its file; a stale one
+///   makes the index be rebuilt, once per such change (a read-only key cannot cause one);
+/// - an id not in the index is unknown without further work while the stamp is unchanged. A
+///   read-only key asking for made-up ids costs a `stat` per request, whatever the store's size;
+/// - rebuilds for lookups are at most one per `minInterval`: while files are being added, a
+///   miss in between only probes the one object fan-out directory the id's hex names (a file
+///   created by another process is found there, at its creation path);
+/// - a listing is rebuilt whenever the stamp changed, so it is always current; rebuilds are
+///   one at a time, and requests that wait for one use it;
+/// - a writer killed between moving a path's ref and touching the stamp leaves it unchanged,
+///   so an index older than `maxAge` is rebuilt when next used: at most one walk per `maxAge`.
 final class FileIndex: Sendable {
     struct Entry: Sendable, Equatable {
         var file: ObjectID
         var path: FlowPath
     }
 
+    /// A live file as listings show it: its path, id and kind (read once per file: immutable).
+    struct ListedFile: Sendable {
+        var path: FlowPath
+        var file: ObjectID
+        var kind: FileKind
+    }
+
     private struct Snapshot {
         var byFlowID: [String: Entry] = [:]
         /// PromptLayer integers are 48 bits of the id: two files may share one (then both are here).
         var byInteger: [Int: [Entry]] = [:]
-        var stamp: FileSetStamp?
+        var stamp: RefListingStamp?
         /// When it was built (`ProcessClock` seconds); `nil`: never built.
         var builtAt: Double?
+        /// Every live file in byte order of its path, as of `stamp`; `nil` once `note` added
+        /// what the listing does not hold (the next listing rebuilds).
+        var listing: [ListedFile]? = []
 
         mutating func add(_ entry: Entry) {
             byFlowID[PublicIDs.flow(entry.file)] = entry
@@ -51,7 +60,7 @@ final class FileIndex: Sendable {
     let minInterval: Double
     let maxAge: Double
 
-    init(minInterval: Double = 1, maxAge: Double = 60) {
+    init(minInterval: Double = 1, maxAge: Double = 900) {
         self.minInterval = minInterval
         self.maxAge = maxAge
     }
@@ -80,7 +89,38 @@ final class FileIndex: Sendable {
 
     /// This server created or moved a file: known at once, without waiting for a rebuild.
     func note(file: ObjectID, at path: FlowPath) {
-        snapshot.withLock { $0.add(Entry(file: file, path: path)) }
+        snapshot.withLock {
+            $0.add(Entry(file: file, path: path))
+            $0.listing = nil
+        }
+    }
+
+    /// Serialises listing rebuilds: after a change, concurrent listings wait for one walk.
+    private let listingRebuild = Mutex(())
+
+    /// Every live file in byte order of its path: the snapshot's while the path-set stamp is
+    /// unchanged (no ref read at all), else one walk of the paths.
+    func listing(in store: VersionStore) throws(StoreError) -> [ListedFile] {
+        if let current = currentListing(store) { return current }
+        return try listingRebuild.withLock { _ throws(StoreError) -> [ListedFile] in
+            // Rebuilt by the request we waited for: that walk started after our stamp check.
+            if let current = currentListing(store) { return current }
+            return try rebuild(from: store)
+        }
+    }
+
+    /// The snapshot's listing, if the store vouches it is current.
+    private func currentListing(_ store: VersionStore) -> [ListedFile]? {
+        let (listing, stamp, builtAt) = snapshot.withLock { s in (s.listing, s.stamp, s.builtAt) }
+        guard let listing, let stamp, let builtAt, ProcessClock.seconds - builtAt < maxAge,
+            store.pathSetStamp() == stamp
+        else { return nil }
+        return listing
+    }
+
+    /// The path a file lives at now, or nil when it is deleted: a lookup, not a walk.
+    func path(of file: ObjectID, in store: VersionStore) throws(StoreError) -> FlowPath? {
+        try self.file(flowID: PublicIDs.flow(file), in: store).map(\.path)
     }
 
     /// Entries `find` gives whose path still names their file; rebuilds or probes first when
@@ -98,7 +138,7 @@ final class FileIndex: Sendable {
             }
             if rebuilt || (!live.isEmpty && !stale) { return live }
             let age = builtAt.map { ProcessClock.seconds - $0 } ?? .infinity
-            let current = store.fileSetStamp()
+            let current = store.pathSetStamp()
             let unchanged = current != nil && current == stamp
             if !stale, unchanged, age < maxAge { return live }
             if stale {
@@ -135,13 +175,20 @@ final class FileIndex: Sendable {
     }
 
     /// One listing of the paths. The stamp is taken first, so a file added during the listing
-    /// changes the stamp after it and a later miss rebuilds again.
-    func rebuild(from store: VersionStore) throws(StoreError) {
-        let stamp = store.fileSetStamp()
+    /// changes the stamp after it and a later use rebuilds again.
+    @discardableResult
+    func rebuild(from store: VersionStore) throws(StoreError) -> [ListedFile] {
+        let stamp = store.pathSetStamp()
         var next = Snapshot(stamp: stamp, builtAt: ProcessClock.seconds)
-        for (path, file) in try store.files() { next.add(Entry(file: file, path: path)) }
+        var listing: [ListedFile] = []
+        for (path, file) in try store.files() {
+            next.add(Entry(file: file, path: path))
+            listing.append(ListedFile(path: path, file: file, kind: try store.fileObject(file).kind))
+        }
+        next.listing = listing
         snapshot.withLock { $0 = next }
         rebuildCount.add(1, ordering: .relaxed)
+        return listing
     }
 }
 

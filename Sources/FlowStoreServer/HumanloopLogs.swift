@@ -132,9 +132,9 @@ extension HumanloopRoutes {
     /// Finds a log by id: ids this server made name their file and version (one ref read);
     /// ids a client chose are looked for among every live flow's log refs.
     func findLog(_ logID: String) throws(APIError) -> LogState {
-        let files = try state.run { () throws(StoreError) in try store.files() }
+        let files = try state.run { () throws(StoreError) in try state.fileIndex.listing(in: store) }.map(\.file)
         if let parts = PublicIDs.logParts(logID) {
-            for (_, file) in files where file.hex.hasPrefix(parts.file) {
+            for file in files where file.hex.hasPrefix(parts.file) {
                 if let version = try? store.expand(prefix: String(parts.version)),
                     let ref = try? RefNames.log(file, version, logID),
                     let found = try state.run({ () throws(StoreError) in try store.logState(ref) })
@@ -143,7 +143,7 @@ extension HumanloopRoutes {
                 }
             }
         }
-        for (_, file) in files {
+        for file in files {
             if let found = try state.run({ () throws(StoreError) in try store.findLog(logID, in: file) }) { return found }
         }
         throw .notFound("Log with id \(logID) not found")
@@ -165,7 +165,7 @@ extension HumanloopRoutes {
     /// A file by its object id, at its current path (or where it was created, if deleted).
     private func flowFile(_ file: ObjectID) throws(APIError) -> FlowFile {
         let object = try state.run { () throws(StoreError) in try store.fileObject(file) }
-        let path = try state.run { () throws(StoreError) in try store.files() }.first { $0.file == file }?.path
+        let path = try state.run { () throws(StoreError) in try state.fileIndex.path(of: file, in: store) }
         return FlowFile(path: path ?? object.path, id: file, object: object)
     }
 }

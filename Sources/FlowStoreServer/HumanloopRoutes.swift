@@ -161,13 +161,16 @@ struct HumanloopRoutes {
         // Only the page's flows are rendered (a FlowResponse reads content, deployments and a
         // log count). Ordering by path or name needs nothing but the refs' names; ordering by
         // time or filtering by author needs each flow's default version, still not its response.
+        // The files come from the server's listing (`FileIndex`): no ref is read while no file
+        // was created, moved or deleted since the last listing.
         var candidates: [(key: String, path: FlowPath, flow: FlowFile, entry: VersionEntry?)] = []
-        for (path, file) in try state.run({ () throws(StoreError) in try store.files() }) {
+        for listed in try state.run({ () throws(StoreError) in try state.fileIndex.listing(in: store) }) {
+            guard listed.kind == .flow else { continue }
+            let path = listed.path
             if let nameFilter, !nameFilter.isEmpty, !path.name.lowercased().contains(nameFilter) { continue }
-            let object = try state.run { () throws(StoreError) in try store.fileObject(file) }
-            guard object.kind == .flow else { continue }
+            let object = try state.run { () throws(StoreError) in try store.fileObject(listed.file) }
             candidates.append((sortBy == "name" ? path.name : path.rawValue, path,
-                               FlowFile(path: path, id: file, object: object), nil))
+                               FlowFile(path: path, id: listed.file, object: object), nil))
         }
         let needsVersions = sortBy == "created_at" || sortBy == "updated_at" || !(userFilter ?? "").isEmpty
         if needsVersions {
@@ -267,8 +270,8 @@ struct HumanloopRoutes {
     /// A `dir_` id back to its directory: directories are not objects, only prefixes of live
     /// paths, so the known ones are those of live files (and their ancestors).
     private func directory(id: String) throws(APIError) -> String {
-        for (path, _) in try state.run({ () throws(StoreError) in try store.files() }) {
-            var dir = path.directory
+        for listed in try state.run({ () throws(StoreError) in try state.fileIndex.listing(in: store) }) {
+            var dir = listed.path.directory
             while !dir.isEmpty {
                 if PublicIDs.directory(dir) == id { return dir }
                 dir = dir.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(Substring(dir.utf8[..<$0])) } ?? ""

@@ -163,6 +163,34 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(children == ["Z", "a", "a/", "e", "z", "ä", "Ω/"].sorted())
     }
 
+    @Test(arguments: Backend.allCases) func theListingStampOfPathsChangesWithEveryPathMove(_ backend: Backend) throws {
+        let backendStore = try BackendStore(backend)
+        defer { withExtendedLifetime(backendStore) {} }
+        let s = backendStore.store
+        /// A backend may decline to vouch for a moment after a change (a directory's racy window).
+        func settledStamp() throws -> RefListingStamp {
+            for _ in 0..<50 {
+                if let stamp = s.pathSetStamp() { return stamp }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            return try #require(s.pathSetStamp())
+        }
+        let empty = try settledStamp()
+        let one = ObjectID(hashing: bytes("1"))
+        let two = ObjectID(hashing: bytes("2"))
+        try s.refs.compareAndSwap(try RefName("paths/team/deep/a"), expected: nil, new: one)
+        let created = try settledStamp()
+        #expect(created != empty)
+        try s.refs.compareAndSwap(try RefName("files/\(one.hex)/head"), expected: nil, new: one)
+        #expect(try settledStamp() == created, "moves outside paths/ leave it")
+        let transaction = try #require(s.transactions).begin()
+        #expect(try transaction.prepare([RefMove(name: try RefName("paths/team/deep/a"), expected: one, new: two)]) == [])
+        #expect(try transaction.commit(skipping: []).isEmpty)
+        let moved = try settledStamp()
+        #expect(moved != created, "a transaction's move of a path changes it")
+        #expect(try settledStamp() == moved)
+    }
+
     // MARK: Transactions
 
     @Test(arguments: Backend.allCases) func transactionsMoveCheckedRefsAndReportConflicts(_ backend: Backend) throws {

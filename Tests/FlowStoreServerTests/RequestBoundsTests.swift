@@ -30,6 +30,7 @@ final class CountingRefs: RefStore, Sendable {
         if prefix.contains("/logs/") { logCounts.add(1, ordering: .relaxed) }
         return try base.count(prefix: prefix)
     }
+    func listingStamp(prefix: String) -> RefListingStamp? { base.listingStamp(prefix: prefix) }
 }
 
 /// Issue 15, item 7: what a read request costs is bounded by what it asks for, not by the
@@ -155,6 +156,43 @@ struct RequestBoundsTests {
         #expect(paged["total"] == 25)
         #expect(Self.element(paged["records"], 0)?["version_id"] == Self.element(all["records"], 10)?["version_id"])
         #expect(try await Self.get(port, "/v5/flows/\(PublicIDs.flow(flow))/versions?size=1001").status == 422)
+    }
+
+    @Test("List Flows walks the paths once per change of the set of files, not once per request")
+    func listingsReadNoRefsWhileFilesStayPut() async throws {
+        let (root, store, refs) = try Self.makeStore(flows: 30, agents: 3)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let server = try await Self.serve(store)
+        defer { Task { await server.stop() } }
+        let port = server.port
+        // A stamp younger than the racy window vouches for nothing: wait until it settles.
+        func settle() async throws { try await Task.sleep(for: .milliseconds(Int(FileRefStore.racyWindowNanoseconds / 1_000_000) + 50)) }
+        try await settle()
+
+        #expect(try await Self.get(port, "/v5/flows?size=5")["total"] == 30)
+        let afterFirst = refs.pathWalks
+        for query in ["?size=5&page=3", "?size=5&sort_by=name&order=desc", "?name=f01", "?size=100"] {
+            #expect(try await Self.get(port, "/v5/flows\(query)").status == 200)
+        }
+        #expect(refs.pathWalks == afterFirst, "listings walked the paths \(refs.pathWalks - afterFirst) times")
+
+        // Another process's create, move and delete are each seen by the next listing.
+        try store.commit(
+            NewVersion(path: try FlowPath("flows/zz"), kind: .flow, definition: try Definition.flow(attributes: ["x": 1])),
+            author: "cli")
+        #expect(try await Self.get(port, "/v5/flows?size=100")["total"] == 31)
+        try store.moveFile(from: FlowPath("flows/zz"), to: FlowPath("flows/zy"), author: "cli")
+        let moved = try await Self.get(port, "/v5/flows?size=100")
+        #expect(moved["records"]?.arrayValue?.compactMap { $0["path"]?.stringValue }.filter { $0.hasPrefix("flows/z") } == ["flows/zy"])
+        try store.deleteFile(at: FlowPath("flows/zy"), author: "cli")
+        #expect(try await Self.get(port, "/v5/flows?size=100")["total"] == 30)
+
+        // Settled again: no more walks.
+        try await settle()
+        _ = try await Self.get(port, "/v5/flows")
+        let settled = refs.pathWalks
+        for _ in 0..<10 { _ = try await Self.get(port, "/v5/flows?page=2&size=3") }
+        #expect(refs.pathWalks == settled)
     }
 
     @Test("A body of millions of tiny values is refused with 413 naming the limit, as it is parsed")

@@ -216,6 +216,7 @@ final class BatchWriter: StoreTransaction {
         }
         close(ref.fd)
         if !Self.hasFileSystemBarrier { try POSIXFile.syncDirectory(POSIXFile.parent(of: file)) }
+        refStore.noteMoved(ref.name)
     }
 
     /// Off once a swap fails for want of support (an older kernel, a file system without it).

@@ -27,6 +27,18 @@ public protocol RefStore: Sendable {
     /// each child ref's last segment, and each folder that holds refs. Byte-exact; for the
     /// case check of new names (`VersionStore.checkCaseClash`).
     func children(of prefix: String) throws(StoreError) -> [RefChild]
+    /// A value that differs from every earlier one once a ref whose name starts with `prefix`
+    /// has been created or moved, by this process or any other; `nil` when the backend cannot
+    /// vouch for one (that prefix is not tracked, or a change may be too recent to tell). A
+    /// server keeps what it derives from a listing (the files and their paths) while the stamp
+    /// is unchanged, so a read costs what it asks for, not a walk over every ref.
+    func listingStamp(prefix: String) -> RefListingStamp?
+}
+
+/// What `RefStore.listingStamp` returns: opaque, compared for equality only.
+public struct RefListingStamp: Sendable, Hashable {
+    let parts: [Int64]
+    public init(_ parts: [Int64]) { self.parts = parts }
 }
 
 /// One entry below a ref folder: a ref (`paths/Team/x` below `paths/Team/`) or a folder of refs
@@ -43,6 +55,8 @@ public struct RefChild: Sendable, Equatable {
 
 extension RefStore {
     public func count(prefix: String) throws(StoreError) -> Int { try list(prefix: prefix).count }
+    /// No stamp: every caller lists.
+    public func listingStamp(prefix: String) -> RefListingStamp? { nil }
 
     /// From a full listing: right for any backend, and what a backend without folders does.
     public func children(of prefix: String) throws(StoreError) -> [RefChild] {
@@ -134,7 +148,54 @@ public struct FileRefStore: RefStore {
             throw .refConflict(ref: name.rawValue, expected: expected, actual: current)
         }
         try POSIXFile.writeAtomically(Array("\(new.hex)\n".utf8), to: file, tempDirectory: tempDirectory)
+        noteMoved(name)
     }
+
+    /// The top folders whose listing is stamped (`listingStamp`): the paths, whose refs move
+    /// only when a file is created, moved or deleted. (Not `files/`: its refs move on every
+    /// commit, so a stamp of it would change all the time.)
+    static let stampedFolder = "paths"
+
+    /// After a ref under `paths/` moved: touches `refs/paths`, so its modification time, the
+    /// listing stamp, changes whichever folder below it the ref is in. After the move, so a
+    /// reader that sees the new stamp and then lists sees the new ref.
+    func noteMoved(_ name: RefName) {
+        if name.rawValue.hasBytePrefix(Self.stampedFolder + "/") {
+            POSIXFile.freshen("\(directory)/\(Self.stampedFolder)")
+        }
+    }
+
+    /// For `paths/` only: the `stat` of `refs/paths`, which every move of a path ref touches
+    /// (`noteMoved`). A modification time less than `racyWindow` old cannot vouch for anything:
+    /// a move in the same clock tick as the stamp could leave it unchanged (git's "racy clean"
+    /// problem), so the caller lists until the stamp has settled.
+    public func listingStamp(prefix: String) -> RefListingStamp? {
+        guard prefix == Self.stampedFolder + "/" else { return nil }
+        var st = stat()
+        var marker: Int64 = 0
+        if stat("\(directory)/\(Self.stampedFolder)", &st) != 0 {
+            // No path yet: `refs/` stands in, as the folder's creation changes it.
+            guard errno == ENOENT, stat(directory, &st) == 0 else { return nil }
+            marker = 1
+        }
+        #if canImport(Darwin)
+        let modified = st.st_mtimespec
+        #else
+        let modified = st.st_mtim
+        #endif
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let age = (Int64(now.tv_sec) - Int64(modified.tv_sec)) * 1_000_000_000
+            + (Int64(now.tv_nsec) - Int64(modified.tv_nsec))
+        guard age > Self.racyWindowNanoseconds else { return nil }
+        return RefListingStamp([
+            marker, Int64(bitPattern: UInt64(st.st_dev)), Int64(bitPattern: UInt64(st.st_ino)),
+            Int64(st.st_nlink), Int64(st.st_size), Int64(modified.tv_sec), Int64(modified.tv_nsec),
+        ])
+    }
+
+    /// Far more than a file-system clock tick (a few milliseconds with coarse timestamps).
+    public static let racyWindowNanoseconds: Int64 = 100_000_000
 
     /// Takes the exclusive lock, making sure the lock file we hold is still the one on disk
     /// (a previous holder unlinks it, or swaps it with the ref, on release). `BatchWriter`

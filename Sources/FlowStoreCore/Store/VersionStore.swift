@@ -34,6 +34,9 @@ public struct VersionStore: Sendable {
     /// Where the batches of bulk writers (group commit, import, sync) get their transactions;
     /// nil when the backend has none, and each version is then a plain `commit`.
     public let transactions: (any TransactionSource)?
+    /// Where sync keeps diverged refs until `resolve`; nil when the backend keeps none (such a
+    /// store cannot record a divergence, and a sync that meets one reports it only).
+    public let divergences: (any DivergenceRecords)?
 
     public init(
         objects: any ObjectStore, refs: any RefStore, root: String? = nil,
@@ -41,7 +44,8 @@ public struct VersionStore: Sendable {
         objectCache: BoundedCache<ObjectID, StoredObject>? = nil,
         historyIndex: HistoryIndex = HistoryIndex(),
         sweepFence: (any SweepFence)? = nil,
-        transactions: (any TransactionSource)? = nil
+        transactions: (any TransactionSource)? = nil,
+        divergences: (any DivergenceRecords)? = nil
     ) {
         self.objects = objects
         self.refs = refs
@@ -51,6 +55,7 @@ public struct VersionStore: Sendable {
         self.historyIndex = historyIndex
         self.sweepFence = sweepFence
         self.transactions = transactions
+        self.divergences = divergences
     }
 
     /// Runs `body` as one write window (see `SweepFence`): every public operation that writes
@@ -68,7 +73,7 @@ public struct VersionStore: Sendable {
         VersionStore(
             objects: objects, refs: refs, root: root, clock: clock,
             objectCache: BoundedCache(capacity: bytes, maxEntryCost: max(1, bytes / 8)), historyIndex: historyIndex,
-            sweepFence: sweepFence, transactions: transactions)
+            sweepFence: sweepFence, transactions: transactions, divergences: divergences)
     }
 
     /// Creates the store layout (idempotent: an existing store is left as it is).
@@ -143,7 +148,8 @@ public struct VersionStore: Sendable {
         return VersionStore(
             objects: objects, refs: refs, root: root, clock: clock,
             sweepFence: DirectorySweepFence(root: root),
-            transactions: DirectoryTransactions(objects: objects, refs: refs))
+            transactions: DirectoryTransactions(objects: objects, refs: refs),
+            divergences: DirectoryDivergenceRecords(root: root))
     }
 
     private static func normalize(_ path: String) -> String {

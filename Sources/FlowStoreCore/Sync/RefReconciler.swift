@@ -58,7 +58,7 @@ public struct RefReconciler: Sendable {
         if let incoming {
             view = VersionStore(
                 objects: OverlayObjectStore(local: store.objects, incoming: incoming), refs: store.refs,
-                root: nil, clock: store.clock, sweepFence: store.sweepFence)
+                root: nil, clock: store.clock, sweepFence: store.sweepFence, divergences: store.divergences)
         } else {
             view = store
         }

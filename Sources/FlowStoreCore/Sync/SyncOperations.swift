@@ -185,7 +185,7 @@ extension VersionStore {
     /// Diverged refs with their incoming heads, checked against the refs as they are now: a
     /// head the local chain has since reached (merged elsewhere, or fast-forwarded) is left out.
     public func divergedRefs() throws(StoreError) -> [DivergedRef] {
-        guard let log = divergenceLog else { return [] }
+        guard let log = divergences else { return [] }
         let reconciler = RefReconciler(store: self)
         var out: [DivergedRef] = []
         for entry in try log.load() {
@@ -202,7 +202,7 @@ extension VersionStore {
         _ name: RefName, take choice: ResolveChoice, author: String, message: String? = nil
     ) throws(StoreError) -> MergeResult {
         try writing { () throws(StoreError) -> MergeResult in
-            guard let log = divergenceLog else { throw .invalidInput("ref \(name) is not diverged") }
+            guard let log = divergences else { throw .invalidInput("ref \(name) is not diverged") }
             let reconciler = RefReconciler(store: self)
             return try log.update { (entries: inout [DivergedRef]) throws(StoreError) -> MergeResult in
                 guard let index = entries.firstIndex(where: { $0.name == name }) else {
