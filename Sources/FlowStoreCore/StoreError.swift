@@ -21,6 +21,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case lockTimeout(String)
     /// A new name that differs only in letter case from an existing one (`CaseFoldIndex`).
     case caseClash(name: String, existing: String)
+    /// The backend cannot be reached (a database down, restarting, or refusing connections):
+    /// nothing was written, or nothing acknowledged; retrying later is the remedy.
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -49,6 +52,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .kindMismatch(let path, let existing, let requested):
             "\(quoted(path)) is \(existing.withArticle), not \(requested.withArticle)"
         case .lockTimeout(let what): "timed out waiting for the lock on \(what)"
+        case .unavailable(let why): "store unavailable: \(why)"
         case .caseClash(let name, let existing):
             "\(quoted(name)) differs only in letter case from the existing \(quoted(existing)); the two would be one file on a case-insensitive file system"
         }

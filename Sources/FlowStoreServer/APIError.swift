@@ -87,6 +87,10 @@ struct APIError: Error, Sendable {
             self = .notFound(error.description)
         case .fileExists, .versionNameTaken, .kindMismatch, .refConflict, .caseClash: self = .conflict(error.description)
         case .lockTimeout: self = APIError(.unavailable, error.description)
+        case .unavailable:
+            // The database's own words may name hosts and users: they go to the log only.
+            self = APIError(.unavailable, "the store is unavailable; retry later")
+            logDetail = error.description
         case .notAStore, .io, .corruptObject, .wrongObjectType:
             self = APIError(.internal, "internal error")
             logDetail = error.description
