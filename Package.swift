@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "FlowStoreCore", targets: ["FlowStoreCore"]),
+        .library(name: "FlowStoreDirectory", targets: ["FlowStoreDirectory"]),
         .library(name: "FlowStoreInMemory", targets: ["FlowStoreInMemory"]),
         .executable(name: "flowstore", targets: ["flowstore"]),
     ],
@@ -28,8 +29,12 @@ let package = Package(
         // A few lines of C: syncfs(2), which Swift's Glibc module does not declare (the barrier
         // behind VersionStore.commitBatch), and the SSE2/NEON scan of canonical JSON's fast path.
         .target(name: "CFlowStoreSys", path: "Sources/CFlowStoreSys"),
-        // The version store: canonical JSON, objects, refs, history, audit. No CLI or HTTP code.
+        // The version store: canonical JSON, the model, VersionStore and the backend protocols
+        // (objects, refs, transactions, sweep fence). No file-system, CLI or HTTP code.
         .target(name: "FlowStoreCore", dependencies: ["COpenSSL", "CFlowStoreSys"]),
+        // The directory backend: objects and refs as files (git's layout), batch writes with
+        // file-system barriers, flock fences. What `flowstore init DIR` makes.
+        .target(name: "FlowStoreDirectory", dependencies: ["FlowStoreCore", "CFlowStoreSys"]),
         // A whole store in memory (objects, refs, transactions, sweep fence): for tests above the
         // store, and the reference backend of the conformance suite.
         .target(name: "FlowStoreInMemory", dependencies: ["FlowStoreCore"]),
@@ -51,6 +56,7 @@ let package = Package(
             name: "FlowStoreCLI",
             dependencies: [
                 "FlowStoreCore",
+                "FlowStoreDirectory",
                 "FlowStoreServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -63,20 +69,21 @@ let package = Package(
             name: "flowstore-bench",
             dependencies: [
                 "FlowStoreCore",
+                "FlowStoreDirectory",
                 "FlowStoreServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "FlowStoreCoreTests", dependencies: ["FlowStoreCore"], resources: []),
+        .testTarget(name: "FlowStoreCoreTests", dependencies: ["FlowStoreCore", "FlowStoreDirectory"], resources: []),
         // One suite every backend passes unchanged: the directory store and the in-memory one.
-        .testTarget(name: "FlowStoreBackendTests", dependencies: ["FlowStoreCore", "FlowStoreInMemory"]),
-        .testTarget(name: "FlowStoreCLITests", dependencies: ["FlowStoreCLI", "FlowStoreCore"]),
+        .testTarget(name: "FlowStoreBackendTests", dependencies: ["FlowStoreCore", "FlowStoreDirectory", "FlowStoreInMemory"]),
+        .testTarget(name: "FlowStoreCLITests", dependencies: ["FlowStoreCLI", "FlowStoreCore", "FlowStoreDirectory"]),
         .testTarget(
             name: "FlowStoreServerTests",
             dependencies: [
-                "FlowStoreServer", "FlowStoreCore", "FlowStoreCLI",
+                "FlowStoreServer", "FlowStoreCore", "FlowStoreDirectory", "FlowStoreCLI",
                 // EmbeddedChannel and its virtual clock, for the early-response handler's bounds.
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -85,7 +92,7 @@ let package = Package(
         // Crash, concurrency, corruption, hostile-input, auth and load tests (issue 6).
         .testTarget(
             name: "FlowStoreReliabilityTests",
-            dependencies: ["FlowStoreCore", "FlowStoreCLI", "FlowStoreServer"]
+            dependencies: ["FlowStoreCore", "FlowStoreDirectory", "FlowStoreCLI", "FlowStoreServer"]
         ),
     ]
 )

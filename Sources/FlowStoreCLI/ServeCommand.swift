@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlowStoreCore
+import FlowStoreDirectory
 import FlowStoreServer
 
 /// `flowstore serve`: the Humanloop Flows and PromptLayer Workflows APIs over HTTP, on the

@@ -1,4 +1,5 @@
 import FlowStoreCore
+import FlowStoreDirectory
 import Foundation
 
 /// Reads one body file the way `flowstore put` does and makes the version it would commit.

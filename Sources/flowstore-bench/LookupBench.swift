@@ -1,4 +1,5 @@
 import FlowStoreCore
+import FlowStoreDirectory
 import Foundation
 
 /// A store of `versions` versions, `perFile` per file, built with the batch path: each file's

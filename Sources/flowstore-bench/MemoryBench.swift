@@ -1,4 +1,5 @@
 import FlowStoreCore
+import FlowStoreDirectory
 import Foundation
 
 /// `flowstore-bench --verify-child STORE`: runs `verify` on its own and prints

@@ -1,4 +1,5 @@
 import FlowStoreCore
+import FlowStoreDirectory
 import FlowStoreServer
 import Foundation
 import Hummingbird

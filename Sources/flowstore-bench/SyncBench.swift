@@ -1,4 +1,5 @@
 import FlowStoreCore
+import FlowStoreDirectory
 import Foundation
 
 /// Sync: pulling ~N missing objects from another store, beside `rsync -a` of the same objects

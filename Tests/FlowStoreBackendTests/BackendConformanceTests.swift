@@ -1,4 +1,5 @@
 import FlowStoreCore
+import FlowStoreDirectory
 import FlowStoreInMemory
 import Foundation
 import Synchronization

@@ -1,4 +1,5 @@
 import FlowStoreCore
+import FlowStoreDirectory
 import Foundation
 import Synchronization
 import Testing

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import FlowStoreCore
+@testable import FlowStoreDirectory
 
 /// `VersionStore.commitBatch` / `VersionBatch` must record what the same `commit` calls would,
 /// one after another, with fewer barriers; and stay correct against concurrent writers.

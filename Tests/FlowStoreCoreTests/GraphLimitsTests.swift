@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FlowStoreCore
+@testable import FlowStoreDirectory
 
 /// Issue 15, item 1: agent graphs are validated in linear time, within documented limits,
 /// once per version.

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import FlowStoreCore
+@testable import FlowStoreDirectory
 
 /// `BoundedCache`, `HistoryIndex` and `GroupCommit`: the pieces that let a server answer reads
 /// without re-reading and take concurrent writes without an fsync each. Each must give exactly

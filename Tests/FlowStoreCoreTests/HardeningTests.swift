@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FlowStoreCore
+@testable import FlowStoreDirectory
 
 /// Regression tests for the hardening issue: names that vanished, unbounded lock waits,
 /// revision arithmetic, gc and unreadable objects, descriptors held by batches.

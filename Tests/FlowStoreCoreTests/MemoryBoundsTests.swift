@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FlowStoreCore
+@testable import FlowStoreDirectory
 
 /// Issue 15, item 7: caches are bounded by the memory decoded values take, and the parser can
 /// be told how many values a document may hold.

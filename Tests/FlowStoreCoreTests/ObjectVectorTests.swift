@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FlowStoreCore
+@testable import FlowStoreDirectory
 
 /// Runs `spec/vectors/objects.json`: every object type decodes, re-encodes to exactly the
 /// canonical bytes the spec gives, and hashes (through OpenSSL) to the id the spec gives.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FlowStoreCore
+@testable import FlowStoreDirectory
 
 @Suite("Refs: labels, environments, promotion, compare-and-swap")
 struct RefTests {

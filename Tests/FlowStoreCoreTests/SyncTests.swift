@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import FlowStoreCore
+@testable import FlowStoreDirectory
 
 /// Two stores exchanging work offline: fast-forward, divergence and its resolution, and
 /// untrusted incoming data (corrupt objects, gaps, hostile ref names, half-finished copies).

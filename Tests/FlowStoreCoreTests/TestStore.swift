@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 @testable import FlowStoreCore
+@testable import FlowStoreDirectory
 
 /// A fresh store in its own temp directory, with a clock that ticks one millisecond per call
 /// so tests are deterministic.

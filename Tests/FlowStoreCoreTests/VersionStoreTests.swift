@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FlowStoreCore
+@testable import FlowStoreDirectory
 
 @Suite("VersionStore: commits, history, dedup")
 struct VersionStoreTests {

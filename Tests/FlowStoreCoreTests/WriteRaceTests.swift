@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import FlowStoreCore
+@testable import FlowStoreDirectory
 
 /// Writers beside `gc`, and writes that fail after they have begun to be acknowledged.
 @Suite struct WriteRaceTests {

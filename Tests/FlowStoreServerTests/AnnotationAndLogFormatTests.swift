@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import FlowStoreCore
+import FlowStoreDirectory
 
 /// The core additions the server relies on: the `annotation` object type, annotation and log
 /// refs, and `verify`'s rules for them (see docs-drafts/format-annotations-logs.md).

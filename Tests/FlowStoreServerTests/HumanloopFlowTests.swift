@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import FlowStoreCore
+import FlowStoreDirectory
 @testable import FlowStoreServer
 
 @Suite("Humanloop /v5/flows over real HTTP")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import FlowStoreCore
+import FlowStoreDirectory
 @testable import FlowStoreServer
 
 @Suite("PromptLayer /rest/workflows over real HTTP")

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import FlowStoreCore
+import FlowStoreDirectory
 @testable import FlowStoreServer
 
 /// A ref store that counts what requests cost: listings of every path, and the per-flow reads a

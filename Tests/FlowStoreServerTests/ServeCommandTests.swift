@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import FlowStoreCLI
 import FlowStoreCore
+import FlowStoreDirectory
 
 @Suite("flowstore serve")
 struct ServeCommandTests {

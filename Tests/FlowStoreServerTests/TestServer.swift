@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import FlowStoreCore
+import FlowStoreDirectory
 @testable import FlowStoreServer
 
 /// A fresh store in a temp directory, served in-process on 127.0.0.1 at a free port, with a

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlowStoreCore
+import FlowStoreDirectory
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FlowStoreCore
+import FlowStoreDirectory
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlowStoreCore
+import FlowStoreDirectory
 
 /// `--store DIR`, shared by every subcommand: which store to work in.
 struct StoreOptions: ParsableArguments {

@@ -29,7 +29,7 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     public static func < (a: ObjectID, b: ObjectID) -> Bool { a.hex < b.hex }
 
-    static func isLowerHex(_ c: UInt8) -> Bool {
+    package static func isLowerHex(_ c: UInt8) -> Bool {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(c)
     }
 

@@ -16,19 +16,19 @@
 /// first; an end cannot (no segment ends so). Pieces are cut on Unicode scalar boundaries, so
 /// every entry is valid UTF-8, and the cut is fixed by the bytes alone: one name, one spelling,
 /// which readers check (`isCanonical`) so a stray entry is never listed as another name.
-enum RefFileLayout {
+package enum RefFileLayout {
     /// The longest segment stored as itself: `<segment>.lock` is then 255 bytes.
-    static let plainLimit = 250
+    package static let plainLimit = 250
     /// `.~` and a piece of at most 253 bytes: a 255-byte directory name.
-    static let pieceLimit = 253
+    package static let pieceLimit = 253
     /// `=`, an end of at most 249 bytes and `.lock`: a 255-byte file name.
-    static let endLimit = 249
-    static let piecePrefix = ".~"
-    static let endPrefix = "="
+    package static let endLimit = 249
+    package static let piecePrefix = ".~"
+    package static let endPrefix = "="
 
     /// The directory entries that spell `segment`, outermost first: the segment itself, or its
     /// `.~` pieces and its `=` end.
-    static func entries(of segment: some StringProtocol) -> [String] {
+    package static func entries(of segment: some StringProtocol) -> [String] {
         let bytes = segment.utf8
         guard bytes.count > plainLimit else { return [String(segment)] }
         var entries: [String] = []
@@ -48,14 +48,14 @@ enum RefFileLayout {
     }
 
     /// A ref name's path relative to `refs/`, without `.ref` or `.lock`.
-    static func relativePath(of name: some StringProtocol) -> String {
+    package static func relativePath(of name: some StringProtocol) -> String {
         // Most names have no long segment to respell.
         if name.utf8.count <= plainLimit { return String(name) }
         return String(name).splitBytes(on: UInt8(ascii: "/")).flatMap { entries(of: $0) }.joined(separator: "/")
     }
 
     /// Whether `entries`, as found on disk, are how `segment` is spelled.
-    static func isCanonical(_ found: [String], for segment: String) -> Bool {
+    package static func isCanonical(_ found: [String], for segment: String) -> Bool {
         let expected = entries(of: segment)
         return expected.count == found.count && zip(expected, found).allSatisfy { $0.bytesEqual($1) }
     }
@@ -63,7 +63,7 @@ enum RefFileLayout {
     /// What a directory entry is, read at a folder's level (`inLongSegment == false`) or inside
     /// a long segment's `.~` directory. Whether a `folder` or `piece` really is a directory is
     /// for the caller to check.
-    enum Entry: Equatable {
+    package enum Entry: Equatable {
         /// `<segment>.ref`, or `=<end>.ref`: the text of the segment (or its end).
         case ref(String)
         case lock
@@ -75,7 +75,7 @@ enum RefFileLayout {
         case foreign
     }
 
-    static func classify(_ entry: String, inLongSegment: Bool) -> Entry {
+    package static func classify(_ entry: String, inLongSegment: Bool) -> Entry {
         if entry.hasBytePrefix(piecePrefix) { return .piece(entry.droppingBytes(piecePrefix.utf8.count)) }
         let text: String
         if inLongSegment {

@@ -544,7 +544,7 @@ public final class VersionBatch {
     /// Stages a new file at the version's path, as `VersionStore.createFile` writes it.
     private func createFile(_ new: NewVersion, author: String, writer: any StoreTransaction) throws(StoreError) -> FileState {
         let object = FileObject(
-            kind: new.kind, path: new.path, author: author, createdAt: store.clock(), nonce: POSIXFile.randomToken())
+            kind: new.kind, path: new.path, author: author, createdAt: store.clock(), nonce: Nonce.make())
         let file = try stage(.file(object), writer)
         try stageMove(
             RefNames.path(new.path), to: file, message: "create \(new.kind.rawValue)", path: new.path, author: author)

@@ -69,11 +69,9 @@ extension VersionStore {
                 if !dryRun { try objects.remove(id) }
                 report.removed.append(id)
             }
-            if let root {
-                report.tempFilesRemoved = try removeStaleTemps(root: root, now: time, graceSeconds: graceSeconds, dryRun: dryRun)
+            if let housekeeping {
+                report.tempFilesRemoved = try housekeeping.removeLeftovers(now: time, graceSeconds: graceSeconds, dryRun: dryRun)
             }
-            // Lock files of writers killed mid-swap (safe at any age: a held lock is skipped).
-            if let fileRefs = refs as? FileRefStore { report.tempFilesRemoved += try fileRefs.removeStaleLocks(dryRun: dryRun) }
         }
         if let sweepFence, !dryRun {
             try sweepFence.whileSweeping(sweep)
@@ -103,16 +101,5 @@ extension VersionStore {
             }
             stack.append(contentsOf: object.references)
         }
-    }
-
-    private func removeStaleTemps(root: String, now: Int, graceSeconds: Int, dryRun: Bool) throws(StoreError) -> Int {
-        var removed = 0
-        for name in try POSIXFile.list("\(root)/tmp") {
-            let path = "\(root)/tmp/\(name)"
-            guard let mtime = POSIXFile.modificationTime(path), now - mtime >= graceSeconds else { continue }
-            if !dryRun { try POSIXFile.remove(path) }
-            removed += 1
-        }
-        return removed
     }
 }

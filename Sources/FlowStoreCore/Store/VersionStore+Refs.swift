@@ -119,7 +119,7 @@ extension VersionStore {
     /// Creates a new, empty file at a free path.
     public func createFile(path: FlowPath, kind: FileKind, author: String) throws(StoreError) -> ObjectID {
         try writing { () throws(StoreError) -> ObjectID in
-            let nonce = POSIXFile.randomToken()
+            let nonce = Nonce.make()
             let file = try write(.file(FileObject(kind: kind, path: path, author: author, createdAt: clock(), nonce: nonce)))
             do throws(StoreError) {
                 try moveRef(RefNames.path(path), to: file, author: author, message: "create \(kind.rawValue)",

@@ -52,13 +52,8 @@ extension VersionStore {
         }
 
         // A torn or garbage ref file is one more problem, not the end of the check.
-        let allRefs: [(name: RefName, event: ObjectID)]
-        if let fileRefs = refs as? FileRefStore {
-            allRefs = try fileRefs.list(prefix: "") { ref, error in
-                problem("ref \(ref)", "ref file does not hold an event id (\(error))")
-            }
-        } else {
-            allRefs = try refs.list(prefix: "")
+        let allRefs = try refs.list(prefix: "") { ref, error in
+            problem("ref \(ref)", "ref file does not hold an event id (\(error))")
         }
         for (name, head) in allRefs {
             report.refsChecked += 1

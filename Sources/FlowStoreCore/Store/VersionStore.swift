@@ -10,10 +10,6 @@ import Darwin
 /// audit chain of events behind every ref move. The CLI and the HTTP server are thin faces
 /// over this type; it knows nothing of either.
 public struct VersionStore: Sendable {
-    /// On-disk format version written to `flowstore.json`; bumped on incompatible changes.
-    public static let formatVersion = 1
-    public static let configFileName = "flowstore.json"
-
     public let objects: any ObjectStore
     public let refs: any RefStore
     /// The store directory, when the store lives on disk.
@@ -37,6 +33,8 @@ public struct VersionStore: Sendable {
     /// Where sync keeps diverged refs until `resolve`; nil when the backend keeps none (such a
     /// store cannot record a divergence, and a sync that meets one reports it only).
     public let divergences: (any DivergenceRecords)?
+    /// What `gc` cleans up besides unreachable objects (temp and lock files); nil: nothing.
+    public let housekeeping: (any StoreHousekeeping)?
 
     public init(
         objects: any ObjectStore, refs: any RefStore, root: String? = nil,
@@ -45,7 +43,8 @@ public struct VersionStore: Sendable {
         historyIndex: HistoryIndex = HistoryIndex(),
         sweepFence: (any SweepFence)? = nil,
         transactions: (any TransactionSource)? = nil,
-        divergences: (any DivergenceRecords)? = nil
+        divergences: (any DivergenceRecords)? = nil,
+        housekeeping: (any StoreHousekeeping)? = nil
     ) {
         self.objects = objects
         self.refs = refs
@@ -56,6 +55,7 @@ public struct VersionStore: Sendable {
         self.sweepFence = sweepFence
         self.transactions = transactions
         self.divergences = divergences
+        self.housekeeping = housekeeping
     }
 
     /// Runs `body` as one write window (see `SweepFence`): every public operation that writes
@@ -73,89 +73,8 @@ public struct VersionStore: Sendable {
         VersionStore(
             objects: objects, refs: refs, root: root, clock: clock,
             objectCache: BoundedCache(capacity: bytes, maxEntryCost: max(1, bytes / 8)), historyIndex: historyIndex,
-            sweepFence: sweepFence, transactions: transactions, divergences: divergences)
-    }
-
-    /// Creates the store layout (idempotent: an existing store is left as it is).
-    ///
-    /// A new store is private unless `shared`: its root (when created here) and its `objects/`,
-    /// `refs/` and `tmp/` directories are mode 0700, so no other user can read or even list
-    /// anything in it, whatever the modes of the files inside (flows, templates and logs may hold
-    /// secrets and personal data). `shared` keeps the umask's modes, for a store a group works
-    /// in, and is recorded in `flowstore.json` so directories re-created later follow it.
-    @discardableResult
-    public static func initialize(
-        at root: String, clock: @escaping @Sendable () -> String = Timestamp.now, shared: Bool = false
-    ) throws(StoreError) -> VersionStore {
-        let root = normalize(root)
-        if POSIXFile.exists(root), !POSIXFile.isDirectory(root) {
-            throw .io(path: root, message: "exists and is not a directory")
-        }
-        let config = "\(root)/\(configFileName)"
-        let isNew = !POSIXFile.exists(config)
-        let rootExisted = POSIXFile.isDirectory(root)
-        for dir in ["objects", "refs", "tmp"] { try POSIXFile.makeDirectories("\(root)/\(dir)") }
-        if isNew, !shared {
-            // Before the configuration is written, so a store is never usable while open to others;
-            // a root that existed already is the caller's directory and keeps its mode.
-            if !rootExisted { try restrict(root) }
-            for dir in ["objects", "refs", "tmp"] { try restrict("\(root)/\(dir)") }
-        }
-        if isNew {
-            var body: JSONValue = ["format": .number(Double(formatVersion)), "type": "flowstore"]
-            if shared, case .object(var o) = body {
-                o["shared"] = true
-                body = .object(o)
-            }
-            let bytes = (try? CanonicalJSON.encode(body)) ?? []
-            try DirectorySweepFence(root: root).createLockFiles()
-            try POSIXFile.writeAtomically(bytes + [0x0a], to: config, tempDirectory: "\(root)/tmp")
-        }
-        return try open(at: root, clock: clock)
-    }
-
-    /// Mode 0700: only the owner may list, read or write anything below `path`.
-    private static func restrict(_ path: String) throws(StoreError) {
-        if chmod(path, 0o700) != 0 {
-            throw .io(path: path, message: String(cString: strerror(errno)))
-        }
-    }
-
-    /// Opens an existing store; refuses a directory that is not one, so a typo in `--store`
-    /// never scatters objects into a random folder.
-    public static func open(
-        at root: String, clock: @escaping @Sendable () -> String = Timestamp.now
-    ) throws(StoreError) -> VersionStore {
-        let root = normalize(root)
-        guard let config = try POSIXFile.read("\(root)/\(configFileName)") else { throw .notAStore(root) }
-        guard let value = try? JSONParser.parse(config), value["type"]?.stringValue == "flowstore",
-            let format = value["format"]?.intValue
-        else {
-            throw .io(path: "\(root)/\(configFileName)", message: "not a FlowStore configuration file")
-        }
-        guard format == formatVersion else {
-            throw .io(path: root, message: "store format \(format) is not supported (this build reads \(formatVersion))")
-        }
-        let tmp = "\(root)/tmp"
-        if !POSIXFile.isDirectory(tmp) {
-            // Removed by hand: re-created as private as the store was made (temp files hold
-            // objects in flight).
-            try POSIXFile.makeDirectories(tmp)
-            if value["shared"]?.boolValue != true { try restrict(tmp) }
-        }
-        let objects = FileObjectStore(directory: "\(root)/objects", tempDirectory: tmp)
-        let refs = FileRefStore(directory: "\(root)/refs", tempDirectory: tmp)
-        return VersionStore(
-            objects: objects, refs: refs, root: root, clock: clock,
-            sweepFence: DirectorySweepFence(root: root),
-            transactions: DirectoryTransactions(objects: objects, refs: refs),
-            divergences: DirectoryDivergenceRecords(root: root))
-    }
-
-    private static func normalize(_ path: String) -> String {
-        var p = path.isEmpty ? "." : path
-        while p.count > 1, p.hasSuffix("/") { p.removeLast() }
-        return p
+            sweepFence: sweepFence, transactions: transactions, divergences: divergences,
+            housekeeping: housekeeping)
     }
 
     // MARK: Objects

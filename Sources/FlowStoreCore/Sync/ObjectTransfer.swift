@@ -10,6 +10,12 @@ public enum ObjectTransfer {
         public var done: Int
         /// Known only while copying.
         public var total: Int?
+
+        package init(phase: Phase, done: Int, total: Int?) {
+            self.phase = phase
+            self.done = done
+            self.total = total
+        }
     }
 
     /// The refs whose head event differs between two ref stores: the only ones a sync needs to
@@ -121,7 +127,7 @@ public enum ObjectTransfer {
     }
 
     /// Problems joined for one error line: the first ten, then how many more.
-    static func summary(_ problems: [String]) -> String {
+    package static func summary(_ problems: [String]) -> String {
         var text = problems.prefix(10).joined(separator: "; ")
         if problems.count > 10 { text += "; and \(problems.count - 10) more" }
         return text

@@ -15,6 +15,12 @@ public struct SyncReport: Sendable {
     /// Where objects came from and where they went (store directories, a bundle file).
     public var source: String
     public var destination: String
+
+    package init(kind: Kind, source: String, destination: String) {
+        self.kind = kind
+        self.source = source
+        self.destination = destination
+    }
     public var objectsCopied = 0
     public var bytesCopied = 0
     /// Every incoming ref head that differed from the local one, and what happened to it.
@@ -65,44 +71,6 @@ extension VersionStore {
         var report = SyncReport(kind: kind, source: other.root ?? "", destination: root ?? "")
         let changed = try ObjectTransfer.changedRefs(from: other.refs, to: refs)
         try receive(heads: changed, roots: changed.map(\.head), from: other.objects, into: &report, progress: progress)
-        return report
-    }
-
-    /// Imports a bare objects directory (`objects/` copied from another store, a USB stick, an
-    /// rsync target): every object in it is checked first, and one corrupt, truncated or invalid
-    /// object rejects the import with nothing written. Ref heads are the incoming events that no
-    /// other incoming event names as `prev` or `merged`.
-    @discardableResult
-    public func importObjects(
-        from directory: String, progress: ((ObjectTransfer.Progress) -> Void)? = nil
-    ) throws(StoreError) -> SyncReport {
-        guard POSIXFile.isDirectory(directory) else { throw .io(path: directory, message: "not a directory") }
-        if POSIXFile.exists("\(directory)/\(Self.configFileName)") {
-            throw .invalidInput("\(directory) is a store, not an objects directory: use `flowstore sync \(directory)`")
-        }
-        if let root, Self.sameDirectory(directory, "\(root)/objects") {
-            throw .invalidInput("\(directory) is this store's objects directory: use `flowstore sync --rescan`")
-        }
-        let source = FileObjectStore(directory: directory, tempDirectory: "\(root ?? directory)/tmp")
-        var report = SyncReport(kind: .objects, source: directory, destination: root ?? "")
-        var ids: [ObjectID] = []
-        var events: [(ObjectID, EventObject)] = []
-        var problems: [String] = []
-        try source.list { (id: ObjectID) throws(StoreError) in
-            do throws(StoreError) {
-                // Every object, reachable or not, is checked before anything is written.
-                if case .event(let event) = try ObjectTransfer.checked(id, try source.get(id)) { events.append((id, event)) }
-                ids.append(id)
-                progress?(ObjectTransfer.Progress(phase: .checking, done: ids.count, total: nil))
-            } catch {
-                problems.append(error.description)
-            }
-        }
-        guard problems.isEmpty else {
-            throw .invalidInput("objects in \(directory) rejected, nothing was written (copy them again?): \(ObjectTransfer.summary(problems))")
-        }
-        report.ignored = try source.strayEntries()
-        try receive(heads: Self.chainHeads(events), roots: ids, from: source, into: &report, progress: progress)
         return report
     }
 
@@ -225,7 +193,7 @@ extension VersionStore {
     /// The common path of pull, push and imports: find and check what is missing, decide every
     /// ref, and only then write objects (dependencies first) and move refs. Anything wrong
     /// before the first write rejects the sync with the store untouched.
-    private func receive(
+    package func receive(
         heads: [(name: RefName, head: ObjectID)], roots: [ObjectID], from source: any ObjectStore,
         into report: inout SyncReport, progress: ((ObjectTransfer.Progress) -> Void)?
     ) throws(StoreError) {
@@ -267,7 +235,7 @@ extension VersionStore {
 
     /// For each ref, the events of `events` that no other event of the ref names as `prev` or
     /// in `merged`: the heads of its chains. Sorted by ref, then time, then id, so runs repeat.
-    static func chainHeads(_ events: [(ObjectID, EventObject)]) -> [(name: RefName, head: ObjectID)] {
+    package static func chainHeads(_ events: [(ObjectID, EventObject)]) -> [(name: RefName, head: ObjectID)] {
         var named: [RefName: Set<ObjectID>] = [:]
         for (_, event) in events {
             named[event.ref, default: []].formUnion(event.merged + [event.prev].compactMap { $0 })
@@ -280,7 +248,7 @@ extension VersionStore {
             .map { ($0.1.ref, $0.0) }
     }
 
-    static func sameDirectory(_ a: String, _ b: String) -> Bool {
+    package static func sameDirectory(_ a: String, _ b: String) -> Bool {
         var sa = stat()
         var sb = stat()
         return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino

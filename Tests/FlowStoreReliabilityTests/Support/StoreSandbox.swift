@@ -1,5 +1,6 @@
 import FlowStoreCLI
 import FlowStoreCore
+import FlowStoreDirectory
 import Foundation
 import Synchronization
 

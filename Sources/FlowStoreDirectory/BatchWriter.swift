@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FlowStoreCore
 import CFlowStoreSys
 import Synchronization
 

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FlowStoreCore
 
 /// Thin, throwing wrappers over the POSIX calls the on-disk backend needs.
 ///

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FlowStoreCore
 
 /// The directory store's divergence records: `<store>/sync/diverged.json`, the incoming heads of
 /// diverged refs, kept until `resolve` (see `DivergenceRecords`). Written atomically (temp file, rename) under an exclusive
