@@ -27,7 +27,8 @@ public struct FlowStoreCommand: AsyncParsableCommand {
             Revisions: PATH (the head), PATH@LABEL, PATH@environments/ENV, PATH#N (version N), \
             REV~K (K versions back), or an object id prefix (at least 4 hex characters).
 
-            Environment: FLOWSTORE_DIR (store directory, default ./.flowstore), FLOWSTORE_AUTHOR \
+            Environment: FLOWSTORE_STORE (the store: a directory or a postgres:// URL), \
+            FLOWSTORE_DIR (store directory, default ./.flowstore), FLOWSTORE_AUTHOR \
             (author of changes, else USER), NO_COLOR (disable colour).
 
             Exit codes: 0 success, 1 error (or problems found by verify), 2 bad command line.

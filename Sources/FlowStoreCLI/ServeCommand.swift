@@ -72,19 +72,19 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxBodyBytes > 0 else { throw CLIError("--max-body-bytes must be positive") }
         guard maxBodyValues > 0 else { throw CLIError("--max-body-values must be positive") }
 
-        let directory = store.resolvedDirectory()
+        let location = store.resolved()
         let host = self.host
         let keys: String = if case .keys(let ring) = authentication { "\(ring.count) API key(s)" } else { "NO AUTHENTICATION" }
         var configuration = ServerConfiguration(
             host: host, port: port, authentication: authentication, maxBodyBytes: maxBodyBytes,
             onServerRunning: { port in
-                console.print("FlowStore serving \(directory) on http://\(host):\(port) (\(keys))")
+                console.print("FlowStore serving \(location) on http://\(host):\(port) (\(keys))")
             })
         configuration.maxBodyValues = maxBodyValues
         do {
             // Refuse a bad configuration before creating anything on disk.
             try configuration.validate()
-            let versionStore = try VersionStore.initialize(at: directory)
+            let versionStore = try location.initialize()
             try await serve(configuration: configuration, store: versionStore)
         } catch let error as ServerConfigurationError {
             throw CLIError(error.description)

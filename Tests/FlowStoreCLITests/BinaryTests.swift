@@ -86,7 +86,7 @@ import Testing
         #expect(help.out.contains("OVERVIEW: "))
         #expect(help.out.contains("USAGE: flowstore \(command.joined(separator: " "))"))
         #expect(help.out.contains("Example"), "\(command)")
-        #expect(help.out.contains("--store <dir>"), "\(command)")
+        #expect(help.out.contains("--store <location>"), "\(command)")
     }
 
     @Test func rootHelpListsEveryCommand() async throws {

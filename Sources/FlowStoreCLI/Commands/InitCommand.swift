@@ -16,7 +16,9 @@ struct InitCommand: AsyncParsableCommand {
         abstract: "Create an empty store (safe to run again).",
         discussion: """
             Creates the store layout (objects/, refs/, tmp/, flowstore.json) in ./.flowstore, \
-            in $FLOWSTORE_DIR, or in --store DIR. Running it on an existing store changes nothing.
+            in $FLOWSTORE_DIR, or in --store DIR; with a postgres:// URL (--store or \
+            $FLOWSTORE_STORE), creates the schema in that database instead. Running it on an \
+            existing store changes nothing.
 
             A new store is private: its directories are mode 0700, so other users can read \
             nothing in it (flows, templates and logs may hold secrets). --shared keeps the \
@@ -26,6 +28,7 @@ struct InitCommand: AsyncParsableCommand {
               flowstore init
               flowstore init --store /srv/flowstore
               flowstore init --shared --store /srv/team-store
+              flowstore init --store postgres://flowstore@db.internal:5432/flowstore
             """)
 
     @OptionGroup var store: StoreOptions
@@ -34,10 +37,10 @@ struct InitCommand: AsyncParsableCommand {
     var shared = false
 
     func run() async throws {
-        let directory = store.resolvedDirectory()
-        let existed = access("\(directory)/\(VersionStore.configFileName)", F_OK) == 0
-        try VersionStore.initialize(at: directory, shared: shared)
+        let location = store.resolved()
+        let existed = location.holdsStore()
+        try location.initialize(shared: shared)
         Console.current.print(
-            existed ? "Reinitialized existing FlowStore in \(directory)" : "Initialized empty FlowStore in \(directory)")
+            existed ? "Reinitialized existing FlowStore in \(location)" : "Initialized empty FlowStore in \(location)")
     }
 }

@@ -2,24 +2,28 @@ import ArgumentParser
 import FlowStoreCore
 import FlowStoreDirectory
 
-/// `--store DIR`, shared by every subcommand: which store to work in.
+/// `--store LOCATION`, shared by every subcommand: which store to work in.
 struct StoreOptions: ParsableArguments {
     static let defaultDirectory = ".flowstore"
 
     @Option(
         name: .customLong("store"),
         help: ArgumentHelp(
-            "The store directory (default: $FLOWSTORE_DIR, else ./.flowstore).", valueName: "dir"))
-    var directory: String?
+            "The store: a directory, or a PostgreSQL database as postgres://user:password@host:port/db (default: $FLOWSTORE_STORE, else $FLOWSTORE_DIR, else ./.flowstore).",
+            valueName: "location"))
+    var location: String?
 
-    /// The store directory as an absolute path.
-    func resolvedDirectory(_ console: Console = .current) -> String {
-        console.absolutePath(directory ?? console.variable("FLOWSTORE_DIR") ?? Self.defaultDirectory)
+    /// Where the store is: `--store`, else `FLOWSTORE_STORE`, else `FLOWSTORE_DIR`, else
+    /// `./.flowstore`.
+    func resolved(_ console: Console = .current) -> StoreLocation {
+        StoreLocation(
+            location ?? console.variable("FLOWSTORE_STORE") ?? console.variable("FLOWSTORE_DIR") ?? Self.defaultDirectory,
+            console: console)
     }
 
-    /// Opens the store; a directory that is not one is an error (nothing is created).
+    /// Opens the store; a location that holds none is an error (nothing is created).
     func open() throws(StoreError) -> VersionStore {
-        try VersionStore.open(at: resolvedDirectory())
+        try resolved().open()
     }
 }
 
