@@ -53,7 +53,7 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var json: JSONOption
 
-    @Argument(help: ArgumentHelp("The other store (pull from it; see --push, --both).", valueName: "dir"))
+    @Argument(help: ArgumentHelp("The other store: a directory or a postgres:// URL (pull from it; see --push, --both).", valueName: "store"))
     var directory: String?
 
     @Flag(help: "Write into the other store instead of reading from it.")
@@ -89,27 +89,32 @@ struct SyncCommand: AsyncParsableCommand {
         if status { return try SyncOutput.printStatus(local, json: json.enabled) }
         let progress = ProgressBar(enabled: !noProgress && ProgressBar.isAvailable(console))
         var reports: [SyncReport] = []
+        var other: VersionStore?
         if rescan {
             reports.append(try local.rescan(progress: progress.update))
         } else if let objects {
             reports.append(try local.importObjects(from: Self.standardized(objects, console: console), progress: progress.update))
         } else if let directory {
-            let other = try Self.openOther(directory, console: console)
-            if !push { reports.append(try local.pull(from: other, progress: progress.update)) }
+            let remote = try Self.openOther(directory, console: console)
+            other = remote
+            if !push { reports.append(try local.pull(from: remote, progress: progress.update)) }
             progress.finish()
-            if push || both { reports.append(try local.push(to: other, progress: progress.update)) }
+            if push || both { reports.append(try local.push(to: remote, progress: progress.update)) }
         }
         progress.finish()
         if json.enabled {
             var o = JSONObject()
-            for report in reports { o[report.kind.rawValue] = try SyncOutput.json(report, local: local) }
+            for report in reports { o[report.kind.rawValue] = try SyncOutput.json(report, local: local, other: other) }
             return console.printJSON(.object(o))
         }
-        for report in reports { try SyncOutput.printReport(report, local: local) }
+        for report in reports { try SyncOutput.printReport(report, local: local, other: other) }
     }
 
     /// The other store: DIR itself, or DIR/.flowstore when DIR is the folder holding one.
     static func openOther(_ directory: String, console: Console) throws -> VersionStore {
+        if case .postgres = StoreLocation(directory, console: console) {
+            return try StoreLocation(directory, console: console).open()
+        }
         let path = standardized(directory, console: console)
         let config = VersionStore.configFileName
         if !FileManager.default.fileExists(atPath: "\(path)/\(config)"),
@@ -132,10 +137,11 @@ struct SyncCommand: AsyncParsableCommand {
 
 /// How sync results look, shared by `sync`, `bundle import` and `resolve`.
 enum SyncOutput {
-    static func printReport(_ report: SyncReport, local: VersionStore) throws {
+    /// `other`: the store pulled from or pushed to, if any.
+    static func printReport(_ report: SyncReport, local: VersionStore, other: VersionStore? = nil) throws {
         let console = Console.current
         // Names are shown as the store that now holds the refs knows them.
-        let holder = report.kind == .push ? try VersionStore.open(at: report.destination) : local
+        let holder = report.kind == .push ? other ?? local : local
         var display = try RefDisplay(store: holder)
         switch report.kind {
         case .pull: console.print("pull from \(TextStyle.safe(report.source))")
@@ -180,8 +186,8 @@ enum SyncOutput {
         }
     }
 
-    static func json(_ report: SyncReport, local: VersionStore) throws -> JSONValue {
-        let holder = report.kind == .push ? try VersionStore.open(at: report.destination) : local
+    static func json(_ report: SyncReport, local: VersionStore, other: VersionStore? = nil) throws -> JSONValue {
+        let holder = report.kind == .push ? other ?? local : local
         var display = try RefDisplay(store: holder)
         var refs: [JSONValue] = []
         for decision in report.refs {

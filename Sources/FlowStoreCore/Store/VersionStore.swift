@@ -14,6 +14,9 @@ public struct VersionStore: Sendable {
     public let refs: any RefStore
     /// The store directory, when the store lives on disk.
     public let root: String?
+    /// Where the store is, for messages and reports: the directory, or a database URL without
+    /// its password. Two handles with one location are one store.
+    public let location: String
     /// Produces timestamps; injectable so tests are deterministic.
     public let clock: @Sendable () -> String
     /// Decoded objects already read and verified, shared by copies of this store. Objects never
@@ -44,11 +47,13 @@ public struct VersionStore: Sendable {
         sweepFence: (any SweepFence)? = nil,
         transactions: (any TransactionSource)? = nil,
         divergences: (any DivergenceRecords)? = nil,
-        housekeeping: (any StoreHousekeeping)? = nil
+        housekeeping: (any StoreHousekeeping)? = nil,
+        location: String? = nil
     ) {
         self.objects = objects
         self.refs = refs
         self.root = root
+        self.location = location ?? root ?? ""
         self.clock = clock
         self.objectCache = objectCache
         self.historyIndex = historyIndex
@@ -74,7 +79,7 @@ public struct VersionStore: Sendable {
             objects: objects, refs: refs, root: root, clock: clock,
             objectCache: BoundedCache(capacity: bytes, maxEntryCost: max(1, bytes / 8)), historyIndex: historyIndex,
             sweepFence: sweepFence, transactions: transactions, divergences: divergences,
-            housekeeping: housekeeping)
+            housekeeping: housekeeping, location: location)
     }
 
     // MARK: Objects

@@ -68,7 +68,10 @@ extension VersionStore {
         if let here = root, let there = other.root, Self.sameDirectory(here, there) {
             throw .invalidInput("\(there) is this store")
         }
-        var report = SyncReport(kind: kind, source: other.root ?? "", destination: root ?? "")
+        if root == nil, !location.isEmpty, location == other.location {
+            throw .invalidInput("\(location) is this store")
+        }
+        var report = SyncReport(kind: kind, source: other.location, destination: location)
         let changed = try ObjectTransfer.changedRefs(from: other.refs, to: refs)
         try receive(heads: changed, roots: changed.map(\.head), from: other.objects, into: &report, progress: progress)
         return report
@@ -81,7 +84,7 @@ extension VersionStore {
     @discardableResult
     public func rescan(progress: ((ObjectTransfer.Progress) -> Void)? = nil) throws(StoreError) -> SyncReport {
         try writing { () throws(StoreError) -> SyncReport in
-            var report = SyncReport(kind: .rescan, source: root.map { "\($0)/objects" } ?? "", destination: root ?? "")
+            var report = SyncReport(kind: .rescan, source: root.map { "\($0)/objects" } ?? location, destination: location)
             var events: [(ObjectID, EventObject)] = []
             var scanned = 0
             try objects.list { (id: ObjectID) throws(StoreError) in
@@ -122,7 +125,7 @@ extension VersionStore {
         for (ref, head) in bundle.refs where contents[head] == nil && !ObjectTransfer.isIntact(head, in: objects) {
             throw .invalidInput("bundle rejected, nothing was written: it names \(head.hex) as the head of ref \(ref) but does not contain it")
         }
-        var report = SyncReport(kind: .bundle, source: name, destination: root ?? "")
+        var report = SyncReport(kind: .bundle, source: name, destination: location)
         var heads: [(name: RefName, head: ObjectID)] = []
         for (ref, head) in bundle.refs where try refs.read(ref) != head { heads.append((ref, head)) }
         try receive(
