@@ -16,7 +16,7 @@ demo: deps
 test: deps
 	swift test
 
-# The benchmark table (README, "Performance"): FlowStore beside git, OpenSSL, Python's rfc8785 and
+# The benchmark table (docs/performance.md): FlowStore beside git, OpenSSL, Python's rfc8785 and
 # canonicaljson, rsync and a hello-world server, in one release-build run of a few minutes.
 # `swift run -c release flowstore-bench` alone runs the same without the tools it must install.
 bench: deps

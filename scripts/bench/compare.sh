@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: the whole benchmark, FlowStore beside the tools users would otherwise pick, in
-# one run (README, "Performance").
+# one run (docs/performance.md).
 #
 # Installs what the comparisons need when it is missing — git, rsync and wrk from Debian, the
 # Python packages rfc8785 and canonicaljson from PyPI into a venv under .build/bench-venv —
