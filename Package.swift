@@ -62,7 +62,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "flowstore", dependencies: ["FlowStoreCLI"]),
-        // `swift run -c release flowstore-bench`: the benchmark command (README, "Performance").
+        // `swift run -c release flowstore-bench`: the benchmark command (docs/performance.md).
         // The server half runs the real app (buildApplication) beside a hello-world Hummingbird app
         // as its ceiling, in a child process whose memory is measured on its own.
         .executableTarget(

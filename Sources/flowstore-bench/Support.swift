@@ -189,7 +189,7 @@ final class Report {
     }
 }
 
-/// The machine, as the README's table states it.
+/// The machine, as the table in docs/performance.md states it.
 func machineDescription(work: String) -> [String] {
     var lines: [String] = []
     let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""

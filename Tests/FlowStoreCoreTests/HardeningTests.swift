@@ -67,6 +67,14 @@ import Testing
         let t = try TestStore()
         let s = t.store
         let first = try s.commit(NewVersion(path: try FlowPath("Team/Flow"), kind: .flow, definition: Samples.flow()), author: "t")
+        var before: [ObjectID] = []
+        try s.objects.list { before.append($0) }
+        #expect(throws: StoreError.caseClash(name: "team/other", existing: "Team")) {
+            try s.createFile(path: try FlowPath("team/other"), kind: .flow, author: "t")
+        }
+        var after: [ObjectID] = []
+        try s.objects.list { after.append($0) }
+        #expect(after == before, "a refused name writes nothing, not even the file object")
         #expect(throws: StoreError.caseClash(name: "team/other", existing: "Team")) {
             try s.commit(NewVersion(path: try FlowPath("team/other"), kind: .flow, definition: Samples.flow()), author: "t")
         }

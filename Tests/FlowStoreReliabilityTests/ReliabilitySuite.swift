@@ -5,6 +5,6 @@ import Testing
 /// Serialized: these tests start processes, servers and dozens of threads, and measure
 /// memory; run side by side on two cores they would only slow each other into timeouts.
 /// CI runs are bounded (well under two minutes together); `FLOWSTORE_SOAK=1` runs longer
-/// (see docs-drafts/security-durability.md and scripts/reliability/soak.sh).
+/// (spec/SECURITY.md; scripts/reliability/soak.sh for the long run).
 @Suite("Reliability", .serialized)
 struct ReliabilitySuite {}

@@ -4,7 +4,7 @@ import FlowStoreCore
 import FlowStoreDirectory
 
 /// The core additions the server relies on: the `annotation` object type, annotation and log
-/// refs, and `verify`'s rules for them (see docs-drafts/format-annotations-logs.md).
+/// refs, and `verify`'s rules for them (spec/FORMAT.md §10).
 @Suite("Annotation objects, log refs and verify")
 struct AnnotationAndLogFormatTests {
     static func object(_ value: JSONValue) -> JSONObject { value.objectValue ?? JSONObject() }

@@ -22,7 +22,7 @@ public protocol RefStore: Sendable {
     func count(prefix: String) throws(StoreError) -> Int
     /// The names one level below `prefix` (which ends with `/`, or is empty for the top):
     /// each child ref's last segment, and each folder that holds refs. Byte-exact; for the
-    /// case check of new names (`VersionStore.checkCaseClash`).
+    /// case check of new names (`CaseFoldIndex`).
     func children(of prefix: String) throws(StoreError) -> [RefChild]
     /// A value that differs from every earlier one once a ref whose name starts with `prefix`
     /// has been created or moved, by this process or any other; `nil` when the backend cannot

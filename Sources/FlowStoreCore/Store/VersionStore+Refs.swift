@@ -119,6 +119,10 @@ extension VersionStore {
     /// Creates a new, empty file at a free path.
     public func createFile(path: FlowPath, kind: FileKind, author: String) throws(StoreError) -> ObjectID {
         try writing { () throws(StoreError) -> ObjectID in
+            // A name refused for its letter case is refused before anything is written (`moveRef`
+            // checks again, for a sibling created meanwhile).
+            let ref = RefNames.path(path)
+            if try refs.read(ref) == nil { try CaseFoldIndex(refs: refs).check(ref) }
             let nonce = Nonce.make()
             let file = try write(.file(FileObject(kind: kind, path: path, author: author, createdAt: clock(), nonce: nonce)))
             do throws(StoreError) {
