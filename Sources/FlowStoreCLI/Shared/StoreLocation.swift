@@ -4,7 +4,7 @@ import FlowStoreDirectory
 /// Where a store lives, as `--store`, `FLOWSTORE_STORE` or `FLOWSTORE_DIR` name it: a directory,
 /// or a PostgreSQL database given as a `postgres://` URL. Every command opens its store through
 /// this one type, so any command works on either backend.
-enum StoreLocation: Equatable, CustomStringConvertible {
+public enum StoreLocation: Equatable, Sendable, CustomStringConvertible {
     /// An absolute path.
     case directory(String)
     /// `postgres://user:password@host:port/database?sslmode=…`, as given.
@@ -12,7 +12,11 @@ enum StoreLocation: Equatable, CustomStringConvertible {
 
     /// `text` as a location: a `postgres://` or `postgresql://` URL, else a path, made
     /// absolute against the working directory.
-    init(_ text: String, console: Console = .current) {
+    public init(_ text: String) {
+        self.init(text, console: .current)
+    }
+
+    init(_ text: String, console: Console) {
         let lower = text.lowercased()
         if lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://") {
             self = .postgres(text)
@@ -23,7 +27,7 @@ enum StoreLocation: Equatable, CustomStringConvertible {
 
     /// For messages: the path, or the URL without its password (it must never reach a terminal
     /// or a log line).
-    var description: String {
+    public var description: String {
         switch self {
         case .directory(let path): path
         case .postgres(let url): Self.redacted(url)
@@ -31,7 +35,7 @@ enum StoreLocation: Equatable, CustomStringConvertible {
     }
 
     /// Opens an existing store; a location that holds none is an error, and nothing is created.
-    func open() throws(StoreError) -> VersionStore {
+    public func open() throws(StoreError) -> VersionStore {
         switch self {
         case .directory(let path): try VersionStore.open(at: path)
         case .postgres(let url): try PostgresStores.open(url)
@@ -40,7 +44,7 @@ enum StoreLocation: Equatable, CustomStringConvertible {
 
     /// Creates the store (idempotent: an existing store is left as it is) and opens it.
     @discardableResult
-    func initialize(shared: Bool = false) throws(StoreError) -> VersionStore {
+    public func initialize(shared: Bool = false) throws(StoreError) -> VersionStore {
         switch self {
         case .directory(let path): try VersionStore.initialize(at: path, shared: shared)
         case .postgres(let url): try PostgresStores.initialize(url)

@@ -24,29 +24,32 @@ struct CLIResult: CustomStringConvertible, Sendable {
     }
 }
 
-/// A temp directory holding one store (`<dir>/store`), driven either in-process through
-/// `FlowStoreCommand.run` or through the built `flowstore` binary.
+/// A temp directory holding one store (`<dir>/store`, or the database `location` names),
+/// driven either in-process through `FlowStoreCommand.run` or through the built `flowstore`
+/// binary.
 final class StoreSandbox: @unchecked Sendable {
     let dir: TempDirectory
-    var store: String { "\(dir.path)/store" }
+    /// The store's location: `<dir>/store`, or a `postgres://` URL.
+    let store: String
     var environment: [String: String]
 
-    init(_ tag: String) throws {
+    init(_ tag: String, location: String? = nil) throws {
         dir = try TempDirectory(tag)
+        store = location ?? "\(dir.path)/store"
         environment = [
-            "FLOWSTORE_DIR": "\(dir.path)/store", "FLOWSTORE_AUTHOR": "reliability", "NO_COLOR": "1",
+            "FLOWSTORE_STORE": store, "FLOWSTORE_AUTHOR": "reliability", "NO_COLOR": "1",
             "PATH": "/usr/bin:/bin",
         ]
     }
 
     /// A sandbox whose store exists.
-    static func initialized(_ tag: String) throws -> StoreSandbox {
-        let sandbox = try StoreSandbox(tag)
-        try VersionStore.initialize(at: sandbox.store)
+    static func initialized(_ tag: String, location: String? = nil) throws -> StoreSandbox {
+        let sandbox = try StoreSandbox(tag, location: location)
+        try StoreLocation(sandbox.store).initialize()
         return sandbox
     }
 
-    func open() throws -> VersionStore { try VersionStore.open(at: store) }
+    func open() throws -> VersionStore { try StoreLocation(store).open() }
 
     // MARK: In-process
 
