@@ -26,11 +26,12 @@ final class FileIndex: Sendable {
         var path: FlowPath
     }
 
-    /// A live file as listings show it: its path, id and kind (read once per file: immutable).
+    /// A live file as listings show it: its path, id and file object (read once: immutable).
     struct ListedFile: Sendable {
         var path: FlowPath
         var file: ObjectID
-        var kind: FileKind
+        var object: FileObject
+        var kind: FileKind { object.kind }
     }
 
     private struct Snapshot {
@@ -183,7 +184,7 @@ final class FileIndex: Sendable {
         var listing: [ListedFile] = []
         for (path, file) in try store.files() {
             next.add(Entry(file: file, path: path))
-            listing.append(ListedFile(path: path, file: file, kind: try store.fileObject(file).kind))
+            listing.append(ListedFile(path: path, file: file, object: try store.fileObject(file)))
         }
         next.listing = listing
         snapshot.withLock { $0 = next }

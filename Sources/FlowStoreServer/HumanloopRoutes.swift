@@ -168,9 +168,8 @@ struct HumanloopRoutes {
             guard listed.kind == .flow else { continue }
             let path = listed.path
             if let nameFilter, !nameFilter.isEmpty, !path.name.lowercased().contains(nameFilter) { continue }
-            let object = try state.run { () throws(StoreError) in try store.fileObject(listed.file) }
             candidates.append((sortBy == "name" ? path.name : path.rawValue, path,
-                               FlowFile(path: path, id: listed.file, object: object), nil))
+                               FlowFile(path: path, id: listed.file, object: listed.object), nil))
         }
         let needsVersions = sortBy == "created_at" || sortBy == "updated_at" || !(userFilter ?? "").isEmpty
         if needsVersions {
@@ -189,9 +188,14 @@ struct HumanloopRoutes {
             }
             candidates = kept
         }
-        candidates.sort { a, b in
-            if a.key != b.key { return order == "asc" ? a.key < b.key : a.key > b.key }
-            return a.path.rawValue < b.path.rawValue
+        if sortBy == nil {
+            // The listing is in byte order of the paths already: the default order as it is.
+            if order == "desc" { candidates.reverse() }
+        } else {
+            candidates.sort { a, b in
+                if a.key != b.key { return order == "asc" ? a.key < b.key : a.key > b.key }
+                return a.path.rawValue < b.path.rawValue
+            }
         }
         // A flow without a visible version is not listed. Without `needsVersions` that is only
         // known once its default version is read, so the page is filled from the sorted list
