@@ -97,6 +97,9 @@ final class PostgresSession: Sendable {
         self.connector = connector
     }
 
+    /// A session nobody closed (a pool torn down with it checked out) closes as it goes.
+    deinit { connection.closeNow() }
+
     var configuration: PostgresStoreConfiguration { connector.configuration }
 
     var isUsable: Bool { !broken.load(ordering: .acquiring) && !connection.isClosed }
@@ -158,8 +161,11 @@ final class PostgresSession: Sendable {
 }
 
 extension PostgresConnection {
-    /// Starts closing, answer not awaited (the async `close()` is not for plain threads).
+    /// Starts closing, answer not awaited (the async `close()` is not for plain threads). The
+    /// connection is kept until its channel is closed: PostgresNIO asserts that a connection
+    /// is closed when it is freed.
     func closeNow() {
-        let _: EventLoopFuture<Void> = close()
+        let closed: EventLoopFuture<Void> = close()
+        closed.whenComplete { _ in withExtendedLifetime(self) {} }
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import FlowStoreCore
 @testable import FlowStorePostgres
 import Foundation
@@ -262,19 +265,26 @@ final class PrivateCluster: Sendable {
 
     func stop() { _ = try? Self.run(["stop", state]) }
 
+    /// The script's output. posix_spawn and waitpid, not Foundation's `Process`, whose exit
+    /// notification was seen to go missing here (a test waiting for ever).
     @discardableResult
     static func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw StoreError.io(path: script, message: "\(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("flowstore-pg-out-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let command = ([script] + arguments).map { "'\($0)'" }.joined(separator: " ") + " > '\(output)'"
+        var pid: pid_t = 0
+        let words: [String] = ["/bin/bash", "-c", command]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        guard posix_spawn(&pid, "/bin/bash", nil, nil, argv, environ) == 0 else {
+            throw StoreError.io(path: script, message: "cannot run it")
         }
-        return output
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            throw StoreError.io(path: script, message: "\(arguments.joined(separator: " ")) failed (status \(status))")
+        }
+        return text
     }
 }
