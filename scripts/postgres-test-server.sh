@@ -13,7 +13,8 @@
 # unix socket in its data directory, and trusts local connections: it holds nothing but test
 # databases. For speed it runs with fsync off (a test cluster need not survive a power cut;
 # sessions still ask for synchronous commits, so the code paths are the real ones).
-# Installs Debian's postgresql with apt-get when no PostgreSQL server is installed.
+# With FLOWSTORE_TEST_POSTGRES_TLS=1, `start` also turns TLS on (a self-signed certificate,
+# DATA/server.crt). Installs Debian's postgresql with apt-get when no server is installed.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -96,13 +97,23 @@ full_page_writes = off
 max_connections = 400
 log_min_messages = warning
 CONF
+    if [ -n "${FLOWSTORE_TEST_POSTGRES_TLS:-}" ]; then
+        # TLS too, with a self-signed certificate for localhost and 127.0.0.1 (data/server.crt
+        # is also the CA a client verifying it needs).
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+            -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -keyout "$data/server.key" -out "$data/server.crt" >/dev/null 2>&1
+        chmod 600 "$data/server.key"
+        [ "$(id -u)" -eq 0 ] && chown postgres: "$data/server.key" "$data/server.crt"
+        printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" >>"$data/postgresql.conf"
+    fi
     port=""
     for _ in 1 2 3 4 5; do
         port="$(free_port)"
         if start_server "$bin" "$data" "$port"; then break; fi
         port=""
     done
-    [ -n "$port" ] || { cat "$data/server.log" >&2; exit 1; }
+    [ -n "$port" ] || { cat "$data/server.log" >&2; rm -rf "$data" "$state"; exit 1; }
     url="postgres://postgres@127.0.0.1:$port/postgres"
     echo "$url" >"$state/url"
     echo "$data" >"$state/data"

@@ -1,4 +1,5 @@
 import FlowStoreCore
+import NIOSSL
 import PostgresNIO
 
 /// What went wrong talking to PostgreSQL, as a `StoreError`, and whether the connection it
@@ -25,6 +26,16 @@ struct PostgresFailure: Error {
             sqlState = state
             let message = Self.oneLine(psql.serverInfo?[.message] ?? "server error")
             (error, connectionLost) = Self.serverError(state: state, message: message, database: database, server: server, what: what)
+        case .connectionError where psql.underlying is NIOSSLError:
+            // Not a server that is down: retrying will not help until the certificate (or the
+            // sslmode) is put right.
+            let reason = Self.reason(psql.underlying)
+            let why =
+                reason.contains("CERTIFICATE_VERIFY_FAILED")
+                ? "the server's certificate could not be verified (sslmode=\(configuration.tls.rawValue); sslrootcert=FILE names the CA that signed it)"
+                : reason
+            error = .io(path: database, message: "TLS with \(server) failed: \(why)")
+            connectionLost = true
         case .connectionError:
             error = .unavailable("cannot reach \(server): \(Self.reason(psql.underlying))")
             connectionLost = true

@@ -143,6 +143,36 @@ struct PostgresBackendTests {
         #expect(try backend.refs.read(a) == id("2"))
     }
 
+    /// `sslmode=require` encrypts (the server's certificate not checked, as libpq's);
+    /// `verify-full` checks it, against `sslrootcert`; a certificate nobody vouches for is
+    /// refused with a clear error. On a cluster of its own, with TLS on.
+    @Test func tlsConnections() throws {
+        let cluster = try PrivateCluster(tls: true)
+        defer { cluster.stop() }
+        let certificate = try cluster.dataDirectory() + "/server.crt"
+        for query in ["sslmode=require", "sslmode=verify-full&sslrootcert=\(certificate)"] {
+            let backend = try PostgresBackend.initialize(url: "\(cluster.url)?\(query)")
+            defer { backend.close() }
+            try backend.refs.compareAndSwap(try RefName("paths/\(query.count)"), expected: nil, new: id("tls"))
+            let encrypted = try backend.objects.pool.withSession { (session) throws(StoreError) -> Bool in
+                let rows = try session.run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                guard let row = rows.rows.first else { return false }
+                return try PostgresSchema.decode(Bool.self, row, session.configuration)
+            }
+            #expect(encrypted, "\(query)")
+        }
+        do {
+            _ = try PostgresBackend.open(url: "\(cluster.url)?sslmode=verify-full")
+            Issue.record("a self-signed certificate was trusted")
+        } catch {
+            #expect(error.description.contains("TLS with PostgreSQL at 127.0.0.1:"), "\(error)")
+            #expect(error.description.contains("certificate could not be verified"), "\(error)")
+            #expect(!error.description.contains("\n"))
+        }
+        let plain = try PostgresBackend.open(url: "\(cluster.url)?sslmode=disable")
+        plain.close()
+    }
+
     // MARK: Transactions
 
     /// Conflicting refs are released by `prepare` itself, not at commit: another writer moves
@@ -252,9 +282,9 @@ final class PrivateCluster: Sendable {
     let url: String
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/postgres-test-server.sh").standardized.path
 
-    init() throws {
+    init(tls: Bool = false) throws {
         state = FileManager.default.temporaryDirectory.appendingPathComponent("flowstore-pg-\(UUID().uuidString)").path
-        let output = try Self.run(["start", state])
+        let output = try Self.run(["start", state], environment: tls ? "FLOWSTORE_TEST_POSTGRES_TLS=1 " : "")
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("FLOWSTORE_TEST_POSTGRES=") }) else {
             throw StoreError.io(path: Self.script, message: "printed no URL: \(output)")
         }
@@ -263,15 +293,19 @@ final class PrivateCluster: Sendable {
 
     func run(_ command: String) throws { _ = try Self.run([command, state]) }
 
+    func dataDirectory() throws -> String {
+        try String(contentsOfFile: "\(state)/data", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     func stop() { _ = try? Self.run(["stop", state]) }
 
     /// The script's output. posix_spawn and waitpid, not Foundation's `Process`, whose exit
     /// notification was seen to go missing here (a test waiting for ever).
     @discardableResult
-    static func run(_ arguments: [String]) throws -> String {
+    static func run(_ arguments: [String], environment: String = "") throws -> String {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("flowstore-pg-out-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let command = ([script] + arguments).map { "'\($0)'" }.joined(separator: " ") + " > '\(output)'"
+        let command = environment + ([script] + arguments).map { "'\($0)'" }.joined(separator: " ") + " > '\(output)'"
         var pid: pid_t = 0
         let words: [String] = ["/bin/bash", "-c", command]
         let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
