@@ -41,9 +41,9 @@ struct PostgresConnector: Sendable {
             connection = .init(
                 host: host, port: port, username: configuration.user, password: configuration.password,
                 database: configuration.database, tls: tls)
-        case .unixSocket(let path):
+        case .unixSocket:
             connection = .init(
-                unixSocketPath: path, username: configuration.user, password: configuration.password,
+                unixSocketPath: configuration.endpoint.socketPath ?? "", username: configuration.user, password: configuration.password,
                 database: configuration.database)
         }
         connection.options.connectTimeout = configuration.connectTimeout.timeAmount

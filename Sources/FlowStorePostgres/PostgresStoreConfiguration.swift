@@ -11,7 +11,7 @@ import FlowStoreCore
 ///
 /// ```
 /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAM=VALUE&…]
-/// postgresql://USER@/DATABASE?host=/var/run/postgresql        (a unix socket directory)
+/// postgresql://USER@[:PORT]/DATABASE?host=/var/run/postgresql  (a unix socket directory)
 /// ```
 ///
 /// Parameters (anything else is refused, so a typo never silently means a default):
@@ -32,8 +32,13 @@ import FlowStoreCore
 public struct PostgresStoreConfiguration: Sendable, Equatable, CustomStringConvertible {
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
-        /// The socket file itself: `<directory>/.s.PGSQL.<port>`.
-        case unixSocket(path: String)
+        /// A socket directory; the socket is `<directory>/.s.PGSQL.<port>`, as libpq names it.
+        case unixSocket(directory: String, port: Int)
+
+        public var socketPath: String? {
+            guard case .unixSocket(let directory, let port) = self else { return nil }
+            return "\(directory)/.s.PGSQL.\(port)"
+        }
     }
 
     public enum TLSMode: String, Sendable, Equatable {
@@ -196,7 +201,7 @@ public struct PostgresStoreConfiguration: Sendable, Equatable, CustomStringConve
         if let socketDirectory {
             guard host.isEmpty else { throw bad("give either a host or host=/socket/directory, not both") }
             guard tls == .disable else { throw bad("sslmode=\(tls.rawValue) does not apply to a unix socket") }
-            endpoint = .unixSocket(path: "\(socketDirectory)/.s.PGSQL.\(port)")
+            endpoint = .unixSocket(directory: socketDirectory, port: port)
         } else {
             guard !host.isEmpty else { throw bad("no host (write postgres://user@HOST/db, or ?host=/socket/directory)") }
             endpoint = .tcp(host: host, port: port)
@@ -220,9 +225,8 @@ public struct PostgresStoreConfiguration: Sendable, Equatable, CustomStringConve
         case .tcp(let host, let port):
             let shownHost = host.contains(":") ? "[\(host)]" : host
             return "postgres://\(user)@\(shownHost):\(port)/\(database)"
-        case .unixSocket(let path):
-            let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            return "postgres://\(user)@/\(database)?host=\(directory)"
+        case .unixSocket(let directory, let port):
+            return "postgres://\(user)@\(port == 5432 ? "" : ":\(port)")/\(database)?host=\(directory)"
         }
     }
 
@@ -230,7 +234,7 @@ public struct PostgresStoreConfiguration: Sendable, Equatable, CustomStringConve
     var serverDescription: String {
         switch endpoint {
         case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        case .unixSocket(let path): path
+        case .unixSocket: endpoint.socketPath ?? ""
         }
     }
 

@@ -141,6 +141,13 @@ struct PostgresBackendTests {
         #expect(try backend.refs.read(a) == id("1"))
         try backend.refs.compareAndSwap(a, expected: id("1"), new: id("2"))
         #expect(try backend.refs.read(a) == id("2"))
+
+        // The same store through the cluster's unix socket (in its data directory).
+        guard let port = URL(string: cluster.url)?.port else { Issue.record("no port in \(cluster.url)"); return }
+        // The socket's name has the port in it: `postgres://user@:PORT/db?host=DIR`.
+        let local = try PostgresBackend.open(url: "postgres://postgres@:\(port)/postgres?host=\(try cluster.dataDirectory())")
+        defer { local.close() }
+        #expect(try local.refs.read(a) == id("2"))
     }
 
     /// `sslmode=require` encrypts (the server's certificate not checked, as libpq's);

@@ -38,9 +38,13 @@ import Testing
 
     @Test func aUnixSocketDirectory() throws {
         let c = try PostgresStoreConfiguration(url: "postgres://ada@/flows?host=/var/run/postgresql", environment: environment)
-        #expect(c.endpoint == .unixSocket(path: "/var/run/postgresql/.s.PGSQL.5432"))
+        #expect(c.endpoint == .unixSocket(directory: "/var/run/postgresql", port: 5432))
+        #expect(c.endpoint.socketPath == "/var/run/postgresql/.s.PGSQL.5432")
         #expect(c.description == "postgres://ada@/flows?host=/var/run/postgresql")
         #expect(try PostgresStoreConfiguration(url: c.description, environment: environment) == c, "the description parses back")
+        let otherPort = try PostgresStoreConfiguration(url: "postgres://ada@:6000/flows?host=/tmp/pg", environment: environment)
+        #expect(otherPort.endpoint.socketPath == "/tmp/pg/.s.PGSQL.6000")
+        #expect(otherPort.description == "postgres://ada@:6000/flows?host=/tmp/pg")
     }
 
     @Test(arguments: [
