@@ -1,5 +1,6 @@
 # The two set-up commands (README.md): `make demo` and `make test`. Both install libssl-dev
-# and pkg-config first when they are missing (Debian), then use SwiftPM.
+# and pkg-config first when they are missing (Debian), then use SwiftPM; `make test` also
+# PostgreSQL's server when it is missing.
 .PHONY: deps build demo test bench clean
 
 deps:
@@ -13,8 +14,12 @@ demo: deps
 	swift build
 	scripts/demo.sh .build/debug/flowstore
 
+# PostgreSQL's backend tests run against a real server: a throwaway cluster started here and
+# stopped after, whatever the tests' outcome (scripts/postgres-test-server.sh).
 test: deps
-	swift test
+	@scripts/postgres-test-server.sh start
+	@status=0; FLOWSTORE_TEST_POSTGRES="$$(scripts/postgres-test-server.sh url)" swift test || status=$$?; \
+		scripts/postgres-test-server.sh stop; exit $$status
 
 # The benchmark table (docs/performance.md): FlowStore beside git, OpenSSL, Python's rfc8785 and
 # canonicaljson, rsync and a hello-world server, in one release-build run of a few minutes.

@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "FlowStoreCore", targets: ["FlowStoreCore"]),
         .library(name: "FlowStoreDirectory", targets: ["FlowStoreDirectory"]),
         .library(name: "FlowStoreInMemory", targets: ["FlowStoreInMemory"]),
+        .library(name: "FlowStorePostgres", targets: ["FlowStorePostgres"]),
         .executable(name: "flowstore", targets: ["flowstore"]),
     ],
     dependencies: [
@@ -17,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
+        // Already in the graph through postgres-nio; named so sslmode=require can build a TLS context.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.25.0"),
     ],
     targets: [
         // OpenSSL's libcrypto, linked as a system library: every SHA-256 in FlowStore goes through it.
@@ -38,6 +42,20 @@ let package = Package(
         // A whole store in memory (objects, refs, transactions, sweep fence): for tests above the
         // store, and the reference backend of the conformance suite.
         .target(name: "FlowStoreInMemory", dependencies: ["FlowStoreCore"]),
+        // A store in PostgreSQL (objects, refs, listing stamps, transactions, sweep fence,
+        // divergence records), for several servers sharing one store. Its own module, so only
+        // what opens a `postgres://` store pays for PostgresNIO.
+        .target(
+            name: "FlowStorePostgres",
+            dependencies: [
+                "FlowStoreCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The HTTP face: Humanloop- and PromptLayer-compatible routes over FlowStoreCore.
         .target(
             name: "FlowStoreServer",
@@ -57,6 +75,7 @@ let package = Package(
             dependencies: [
                 "FlowStoreCore",
                 "FlowStoreDirectory",
+                "FlowStorePostgres",
                 "FlowStoreServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -77,8 +96,21 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FlowStoreCoreTests", dependencies: ["FlowStoreCore", "FlowStoreDirectory"], resources: []),
-        // One suite every backend passes unchanged: the directory store and the in-memory one.
-        .testTarget(name: "FlowStoreBackendTests", dependencies: ["FlowStoreCore", "FlowStoreDirectory", "FlowStoreInMemory"]),
+        // What several test targets share: a real PostgreSQL server's databases, one per test
+        // (the server is started by `make test`: scripts/postgres-test-server.sh).
+        .target(
+            name: "FlowStoreTestSupport",
+            dependencies: [
+                "FlowStoreCore", "FlowStorePostgres", .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/FlowStoreTestSupport"),
+        // One suite every backend passes unchanged: the directory store, the in-memory one and
+        // PostgreSQL (against a real server), with PostgreSQL's own tests beside it.
+        .testTarget(
+            name: "FlowStoreBackendTests",
+            dependencies: [
+                "FlowStoreCore", "FlowStoreDirectory", "FlowStoreInMemory", "FlowStorePostgres", "FlowStoreTestSupport",
+            ]),
         .testTarget(name: "FlowStoreCLITests", dependencies: ["FlowStoreCLI", "FlowStoreCore", "FlowStoreDirectory"]),
         .testTarget(
             name: "FlowStoreServerTests",
@@ -92,7 +124,7 @@ let package = Package(
         // Crash, concurrency, corruption, hostile-input, auth and load tests (issue 6).
         .testTarget(
             name: "FlowStoreReliabilityTests",
-            dependencies: ["FlowStoreCore", "FlowStoreDirectory", "FlowStoreCLI", "FlowStoreServer"]
+            dependencies: ["FlowStoreCore", "FlowStoreDirectory", "FlowStoreCLI", "FlowStoreServer", "FlowStoreTestSupport"]
         ),
     ]
 )

@@ -27,6 +27,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .notAStore(let location) where location.contains("://"):
+            // A database store (`postgres://…`, without its password): init takes the same URL.
+            "not a FlowStore store: \(location) (run `flowstore init --store \(location)`)"
         case .notAStore(let dir):
             "not a FlowStore store: \(dir) (run `flowstore init` or pass --store DIR)"
         case .io(let path, let message): "\(path): \(message)"

@@ -25,15 +25,8 @@ public struct FileRefStore: RefStore {
     /// fails part-way through a flush would.
     var batchMoveFault: (@Sendable (RefName) -> StoreError?)?
 
-    /// 10 seconds, or `FLOWSTORE_LOCK_TIMEOUT` (seconds, fractions allowed) when set.
-    public static let defaultLockTimeout: Duration = {
-        if let text = getenv("FLOWSTORE_LOCK_TIMEOUT").map({ String(cString: $0) }), let seconds = Double(text),
-            seconds >= 0, seconds <= 86_400
-        {
-            return .milliseconds(Int64(seconds * 1000))
-        }
-        return .seconds(10)
-    }()
+    /// `LockWait.defaultTimeout`.
+    public static var defaultLockTimeout: Duration { LockWait.defaultTimeout }
 
     public init(directory: String, tempDirectory: String, lockTimeout: Duration = Self.defaultLockTimeout) {
         self.directory = directory

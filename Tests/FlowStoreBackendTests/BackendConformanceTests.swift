@@ -1,21 +1,29 @@
 import FlowStoreCore
+import FlowStoreTestSupport
 import FlowStoreDirectory
 import FlowStoreInMemory
+import FlowStorePostgres
 import Foundation
 import Synchronization
 import Testing
 
 /// The backends every test here runs against, unchanged.
 enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case directory, memory
+    case directory, memory, postgres
 
     var testDescription: String { rawValue }
+
+    /// The backends this run tests: postgres needs a server (`PostgresTestServer`).
+    static let tested: [Backend] = allCases.filter { $0 != .postgres || PostgresTestServer.isTested }
 }
 
 /// A fresh, empty store of one backend, with a clock that ticks one millisecond per call.
 final class BackendStore: Sendable {
     let store: VersionStore
     let directory: String?
+    /// For postgres: the backend (closed first) and its database (dropped after).
+    let postgres: PostgresBackend?
+    let database: PostgresTestDatabase?
 
     init(_ backend: Backend) throws {
         let ticks = Mutex(0)
@@ -31,13 +39,27 @@ final class BackendStore: Sendable {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("flowstore-backend-\(UUID().uuidString)").path
             directory = path
             store = try VersionStore.initialize(at: path, clock: clock)
+            postgres = nil
+            database = nil
         case .memory:
             directory = nil
             store = InMemoryBackend().versionStore(clock: clock)
+            postgres = nil
+            database = nil
+        case .postgres:
+            directory = nil
+            let database = try PostgresTestDatabase()
+            let backend = try PostgresBackend.initialize(configuration: database.configuration)
+            store = backend.versionStore(clock: clock)
+            postgres = backend
+            self.database = database
         }
     }
 
-    deinit { if let directory { try? FileManager.default.removeItem(atPath: directory) } }
+    deinit {
+        if let directory { try? FileManager.default.removeItem(atPath: directory) }
+        postgres?.close()
+    }
 }
 
 private func flow(_ n: Int) -> JSONObject {
@@ -54,7 +76,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 @Suite("Backend conformance") struct BackendConformanceTests {
     // MARK: Objects
 
-    @Test(arguments: Backend.allCases) func objectsRoundTrip(_ backend: Backend) throws {
+    @Test(arguments: Backend.tested) func objectsRoundTrip(_ backend: Backend) throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let objects = backendStore.store.objects
@@ -75,7 +97,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(throws: StoreError.objectNotFound(id)) { try objects.get(id) }
     }
 
-    @Test(arguments: Backend.allCases) func abbreviatedIdsExpand(_ backend: Backend) throws {
+    @Test(arguments: Backend.tested) func abbreviatedIdsExpand(_ backend: Backend) throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let s = backendStore.store
@@ -86,7 +108,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     // MARK: Refs
 
-    @Test(arguments: Backend.allCases) func compareAndSwap(_ backend: Backend) throws {
+    @Test(arguments: Backend.tested) func compareAndSwap(_ backend: Backend) throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let refs = backendStore.store.refs
@@ -106,7 +128,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     /// Threads racing compare-and-swap on one ref: every success is one step of one chain,
     /// none is lost, none is counted twice.
-    @Test(arguments: Backend.allCases) func compareAndSwapRacesBetweenThreads(_ backend: Backend) throws {
+    @Test(arguments: Backend.tested) func compareAndSwapRacesBetweenThreads(_ backend: Backend) throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let refs = backendStore.store.refs
@@ -147,7 +169,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     }
 
     /// Listings are in byte order of the UTF-8 names on every backend.
-    @Test(arguments: Backend.allCases) func listingsAreInByteOrder(_ backend: Backend) throws {
+    @Test(arguments: Backend.tested) func listingsAreInByteOrder(_ backend: Backend) throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let refs = backendStore.store.refs
@@ -164,7 +186,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(children == ["Z", "a", "a/", "e", "z", "ä", "Ω/"].sorted())
     }
 
-    @Test(arguments: Backend.allCases) func theListingStampOfPathsChangesWithEveryPathMove(_ backend: Backend) throws {
+    @Test(arguments: Backend.tested) func theListingStampOfPathsChangesWithEveryPathMove(_ backend: Backend) throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let s = backendStore.store
@@ -194,7 +216,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     // MARK: Transactions
 
-    @Test(arguments: Backend.allCases) func transactionsMoveCheckedRefsAndReportConflicts(_ backend: Backend) throws {
+    @Test(arguments: Backend.tested) func transactionsMoveCheckedRefsAndReportConflicts(_ backend: Backend) throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let s = backendStore.store
@@ -219,7 +241,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(try s.objects.get(object) == bytes(#"{"type":"note","text":"staged"}"#))
     }
 
-    @Test(arguments: Backend.allCases) func skippedAndAbortedRefsStayAndAreReleased(_ backend: Backend) throws {
+    @Test(arguments: Backend.tested) func skippedAndAbortedRefsStayAndAreReleased(_ backend: Backend) throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let s = backendStore.store
@@ -244,7 +266,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     // MARK: The store over each backend
 
-    @Test(arguments: Backend.allCases) func commitsAndBatchesNumberVersionsDensely(_ backend: Backend) throws {
+    @Test(arguments: Backend.tested) func commitsAndBatchesNumberVersionsDensely(_ backend: Backend) throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let s = backendStore.store
@@ -261,7 +283,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(try s.verify().problems.isEmpty)
     }
 
-    @Test(arguments: Backend.allCases) func concurrentCommitsLoseNothing(_ backend: Backend) async throws {
+    @Test(arguments: Backend.tested) func concurrentCommitsLoseNothing(_ backend: Backend) async throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let s = backendStore.store
@@ -285,7 +307,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(try s.verify().problems.isEmpty)
     }
 
-    @Test(arguments: Backend.allCases) func gcKeepsTheGracePeriodAndWhatIsReachable(_ backend: Backend) throws {
+    @Test(arguments: Backend.tested) func gcKeepsTheGracePeriodAndWhatIsReachable(_ backend: Backend) throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let s = backendStore.store
@@ -300,7 +322,7 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     }
 
     /// `gc` with no grace in a loop beside writers: every acknowledged version stays whole.
-    @Test(arguments: Backend.allCases) func gcPruneNowBesideWriters(_ backend: Backend) throws {
+    @Test(arguments: Backend.tested) func gcPruneNowBesideWriters(_ backend: Backend) throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }
         let s = backendStore.store

@@ -1,12 +1,13 @@
 import FlowStoreCore
+import FlowStorePostgres
 
-/// Opens and creates stores in PostgreSQL databases.
+/// Opens and creates stores in PostgreSQL databases (`postgres://…` locations).
 enum PostgresStores {
     static func open(_ url: String) throws(StoreError) -> VersionStore {
-        throw .unavailable("this build has no PostgreSQL backend")
+        try PostgresBackend.open(url: url).versionStore()
     }
 
     static func initialize(_ url: String) throws(StoreError) -> VersionStore {
-        throw .unavailable("this build has no PostgreSQL backend")
+        try PostgresBackend.initialize(url: url).versionStore()
     }
 }
