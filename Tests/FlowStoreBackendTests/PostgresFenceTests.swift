@@ -5,8 +5,9 @@ import Foundation
 import Synchronization
 import Testing
 
-/// The sweep fence across processes: PostgreSQL advisory locks.
-@Suite("PostgreSQL sweep fence", .enabled(if: PostgresTestServer.isTested))
+/// The sweep fence across processes: PostgreSQL advisory locks. Serialized, as
+/// `PostgresBackendTests` is, for the same reason.
+@Suite("PostgreSQL sweep fence", .serialized, .enabled(if: PostgresTestServer.isTested))
 struct PostgresFenceTests {
     /// Whether some session waits for the fence's lock exclusively (a sweep waiting its turn).
     private func aSweepWaits(_ database: PostgresTestDatabase) throws -> Bool {
