@@ -89,6 +89,7 @@ let package = Package(
             dependencies: [
                 "FlowStoreCore",
                 "FlowStoreDirectory",
+                "FlowStorePostgres",
                 "FlowStoreServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -12,7 +12,8 @@
 # refuses to run as root, and CI runs as root), listens on 127.0.0.1 on a free port and on a
 # unix socket in its data directory, and trusts local connections: it holds nothing but test
 # databases. For speed it runs with fsync off (a test cluster need not survive a power cut;
-# sessions still ask for synchronous commits, so the code paths are the real ones).
+# sessions still ask for synchronous commits, so the code paths are the real ones), unless
+# FLOWSTORE_POSTGRES_DURABLE=1 is set, as the benchmarks set it.
 # With FLOWSTORE_TEST_POSTGRES_TLS=1, `start` also turns TLS on (a self-signed certificate,
 # DATA/server.crt). Installs Debian's postgresql with apt-get when no server is installed.
 set -euo pipefail
@@ -92,11 +93,13 @@ start)
     as_owner "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-locale --no-sync >"$state/initdb.log" 2>&1 \
         || { cat "$state/initdb.log" >&2; exit 1; }
     cat >>"$data/postgresql.conf" <<'CONF'
-fsync = off
-full_page_writes = off
 max_connections = 400
 log_min_messages = warning
 CONF
+    # FLOWSTORE_POSTGRES_DURABLE=1 (the benchmarks): a server that flushes, as in production.
+    if [ -z "${FLOWSTORE_POSTGRES_DURABLE:-}" ]; then
+        printf 'fsync = off\nfull_page_writes = off\n' >>"$data/postgresql.conf"
+    fi
     if [ -n "${FLOWSTORE_TEST_POSTGRES_TLS:-}" ]; then
         # TLS too, with a self-signed certificate for localhost and 127.0.0.1 (data/server.crt
         # is also the CA a client verifying it needs).

@@ -1,5 +1,6 @@
 import FlowStoreCore
 import FlowStoreDirectory
+import FlowStorePostgres
 import FlowStoreServer
 import Foundation
 import Hummingbird
@@ -13,7 +14,7 @@ import ServiceLifecycle
 func serveChild(_ args: [String]) async {
     guard let path = args.first else { return }
     do {
-        let store = try VersionStore.open(at: path)
+        let store = path.hasPrefix("postgres") ? try PostgresBackend.open(url: path).versionStore() : try VersionStore.open(at: path)
         let ports = PortBox()
         let flow = try buildApplication(
             configuration: ServerConfiguration(
@@ -86,12 +87,19 @@ func milliseconds(_ text: String) -> Double {
 
 /// Get Flow and Upsert Flow over loopback with wrk at 64 connections, beside a hello-world
 /// route in the same binary, and the server's peak RSS under that load.
-func serverBench(_ options: Options, work: String, report: Report) async throws {
+/// What the directory backend's server rows measured, for PostgreSQL's rows to be set beside.
+struct ServerFigures {
+    var getPerSecond: Double
+    var upsertPerSecond: Double?
+}
+
+@discardableResult
+func serverBench(_ options: Options, work: String, report: Report) async throws -> ServerFigures? {
     report.section("Server: wrk, \(options.wrkConnections) connections, \(options.wrkSeconds) s per run, loopback (wrk shares the 2 cores)")
     guard which("wrk") != nil else {
         note("server benchmark skipped: wrk not found (apt-get install wrk; compare.sh does it)")
         report.target("Get Flow vs hello-world ceiling", goal: "≥ 50%", measured: "not run (no wrk)", met: nil)
-        return
+        return nil
     }
     // A store with 50 flows of realistic size, 5 versions each.
     let storePath = work + "/server-store"
@@ -109,50 +117,11 @@ func serverBench(_ options: Options, work: String, report: Report) async throws 
     guard let flowFile else { fail("no flow in the server store") }
     let flowID = "fl_" + flowFile.hex.prefix(24)
 
-    let me = CommandLine.arguments[0]
-    let child = Process()
-    child.executableURL = URL(fileURLWithPath: me)
-    child.arguments = ["--serve-child", storePath]
-    let pipe = Pipe()
-    child.standardOutput = pipe
-    try child.run()
-    defer {
-        if child.isRunning {
-            child.terminate()
-            child.waitUntilExit()
-        }
-    }
-    var buffer = ""
-    let deadline = now() + 30
-    while !buffer.contains("\n"), now() < deadline {
-        let data = pipe.fileHandleForReading.availableData
-        if data.isEmpty { break }
-        buffer += String(decoding: data, as: UTF8.self)
-    }
-    let parts = buffer.split(whereSeparator: \.isWhitespace)
-    guard parts.count >= 3, parts[0] == "ports", let flowPort = Int(parts[1]), let helloPort = Int(parts[2]) else {
-        note("server child did not start: \(buffer)")
-        return
-    }
-
-    let luaPath = work + "/upsert.lua"
-    try writeFile(luaPath, Array("""
-        -- Each request upserts a new version (a unique template) of one of 256 flows.
-        local counter = 0
-        local id = 0
-        local threads = 0
-        setup = function(thread)
-          thread:set("id", threads)
-          threads = threads + 1
-        end
-        request = function()
-          counter = counter + 1
-          local path = "bench/upsert/flow-" .. id .. "-" .. (counter % 128)
-          local body = '{"path":"' .. path .. '","attributes":{"prompt":{"model":"gpt-4o","temperature":0.4,'
-            .. '"template":"Réponds à {{question}} — variante ' .. counter .. ' ✅"}}}'
-          return wrk.format("POST", "/v5/flows", {["Content-Type"] = "application/json"}, body)
-        end
-        """.utf8))
+    guard let server = try ServeChild(store: storePath) else { return nil }
+    let child = server.process
+    defer { server.stop() }
+    let flowPort = server.flowPort, helloPort = server.helloPort
+    let luaPath = try writeUpsertScript(work)
 
     let base = "http://127.0.0.1"
     let seconds = options.wrkSeconds, connections = options.wrkConnections
@@ -163,7 +132,7 @@ func serverBench(_ options: Options, work: String, report: Report) async throws 
         let get = try runWrk("\(base):\(flowPort)/v5/flows/\(flowID)", seconds: seconds, connections: connections)
     else {
         note("wrk failed")
-        return
+        return nil
     }
     // Upserts create files (objects, ref temps, lock files): measured, like the ingest rows,
     // once file creation costs what it normally does (see `settleFileSystem`).
@@ -184,6 +153,68 @@ func serverBench(_ options: Options, work: String, report: Report) async throws 
                       met: upsert.requestsPerSecond >= 5000 && upsert.errors == 0)
     }
     report.add("server", "server peak RSS (VmHWM) after the runs above", megabytes(rss), "")
-    child.terminate()
-    child.waitUntilExit()
+    return ServerFigures(getPerSecond: get.requestsPerSecond, upsertPerSecond: upsert?.requestsPerSecond)
+}
+
+/// `flowstore-bench --serve-child STORE` as a child process, once it has said its ports.
+struct ServeChild {
+    let process: Process
+    let flowPort: Int
+    let helloPort: Int
+
+    /// Nil (with a note) when the child did not start within 30 s.
+    init?(store: String) throws {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        child.arguments = ["--serve-child", store]
+        let pipe = Pipe()
+        child.standardOutput = pipe
+        try child.run()
+        var buffer = ""
+        let deadline = now() + 30
+        while !buffer.contains("\n"), now() < deadline {
+            let data = pipe.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            buffer += String(decoding: data, as: UTF8.self)
+        }
+        let parts = buffer.split(whereSeparator: \.isWhitespace)
+        guard parts.count >= 3, parts[0] == "ports", let flowPort = Int(parts[1]), let helloPort = Int(parts[2]) else {
+            note("server child did not start: \(buffer)")
+            if child.isRunning { child.terminate() }
+            return nil
+        }
+        process = child
+        self.flowPort = flowPort
+        self.helloPort = helloPort
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// The wrk script of the Upsert Flow rows.
+func writeUpsertScript(_ work: String) throws -> String {
+    let luaPath = work + "/upsert.lua"
+    try writeFile(luaPath, Array("""
+        -- Each request upserts a new version (a unique template) of one of 256 flows.
+        local counter = 0
+        local id = 0
+        local threads = 0
+        setup = function(thread)
+          thread:set("id", threads)
+          threads = threads + 1
+        end
+        request = function()
+          counter = counter + 1
+          local path = "bench/upsert/flow-" .. id .. "-" .. (counter % 128)
+          local body = '{"path":"' .. path .. '","attributes":{"prompt":{"model":"gpt-4o","temperature":0.4,'
+            .. '"template":"Réponds à {{question}} — variante ' .. counter .. ' ✅"}}}'
+          return wrk.format("POST", "/v5/flows", {["Content-Type"] = "application/json"}, body)
+        end
+        """.utf8))
+    return luaPath
 }

@@ -9,7 +9,7 @@ import Glibc
 /// raise the sizes the issue names (`--lookup-versions 1000000`, `--verify-objects 1000000`).
 struct Options {
     var seed: UInt64 = 0x5EED_F10E
-    var sections: Set<String> = ["canon", "ingest", "lookup", "server", "sync", "memory"]
+    var sections: Set<String> = ["canon", "ingest", "lookup", "server", "postgres", "sync", "memory"]
     /// Canonicalise+hash corpus: documents, sizes log-uniform in 1 KB–1 MB.
     var canonDocuments = 200
     var canonSeconds = 2.0
@@ -34,7 +34,8 @@ struct Options {
 
     static let usage = """
         usage: flowstore-bench [options]
-          --only LIST            sections to run, comma-separated: canon,ingest,lookup,server,sync,memory
+          --only LIST            sections to run, comma-separated: canon,ingest,lookup,server,postgres,sync,memory
+                                 (postgres needs FLOWSTORE_BENCH_POSTGRES, an admin URL: compare.sh starts one)
           --skip LIST            sections to leave out
           --seed N               corpus seed (default 0x5EEDF10E); the corpus is a pure function of it
           --canon-docs N         canonicalise+hash corpus size in documents (default 200, 1 KB–1 MB each)

@@ -40,7 +40,9 @@ do {
     if options.runs("sync") { try syncBench(options, work: work, ingestStore: largestStore, report: report) }
     if options.runs("memory") { try memoryBench(options, work: work, candidate: largestStore, report: report) }
     if options.runs("lookup") { _ = try lookupBench(options, work: work, report: report) }
-    if options.runs("server") { try await serverBench(options, work: work, report: report) }
+    var directoryServer: ServerFigures?
+    if options.runs("server") { directoryServer = try await serverBench(options, work: work, report: report) }
+    if options.runs("postgres") { try postgresBench(options, work: work, directory: directoryServer, report: report) }
 } catch {
     print("flowstore-bench: \(error)")
     if !options.keep { removeTree(work) }

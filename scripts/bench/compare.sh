@@ -35,4 +35,17 @@ fi
 
 scripts/install-deps.sh
 swift build -c release --product flowstore-bench
-exec .build/release/flowstore-bench "${python_args[@]}" "$@"
+
+# The PostgreSQL rows run against a throwaway local server that flushes (fsync on), started
+# here and stopped on the way out (scripts/postgres-test-server.sh, its own state directory).
+pg_state=.build/postgres-bench
+if [ -z "${FLOWSTORE_BENCH_POSTGRES:-}" ]; then
+    if FLOWSTORE_POSTGRES_DURABLE=1 scripts/postgres-test-server.sh start "$pg_state" >/dev/null; then
+        trap 'scripts/postgres-test-server.sh stop "$pg_state" >/dev/null 2>&1 || true' EXIT
+        FLOWSTORE_BENCH_POSTGRES="$(scripts/postgres-test-server.sh url "$pg_state")"
+        export FLOWSTORE_BENCH_POSTGRES
+    else
+        echo "warning: no PostgreSQL server for the postgres rows" >&2
+    fi
+fi
+.build/release/flowstore-bench "${python_args[@]}" "$@"
