@@ -30,11 +30,7 @@ public struct FileObjectStore: ObjectStore {
 
     public func get(_ id: ObjectID) throws(StoreError) -> [UInt8] {
         guard let bytes = try POSIXFile.read(path(of: id)) else { throw .objectNotFound(id) }
-        let actual = ObjectID(hashing: bytes)
-        guard actual == id else {
-            throw .corruptObject(id, reason: "content hashes to \(actual.short)")
-        }
-        return bytes
+        return try id.verified(bytes)
     }
 
     @discardableResult

@@ -30,10 +30,7 @@ public struct PostgresObjectStore: ObjectStore {
             return try PostgresSchema.decode(ByteBuffer.self, row, session.configuration)
         }
         guard let body else { throw .objectNotFound(id) }
-        let bytes = Array(body.readableBytesView)
-        let actual = ObjectID(hashing: bytes)
-        guard actual == id else { throw .corruptObject(id, reason: "content hashes to \(actual.short)") }
-        return bytes
+        return try id.verified(Array(body.readableBytesView))
     }
 
     @discardableResult

@@ -279,7 +279,7 @@ public struct PostgresStoreConfiguration: Sendable, Equatable, CustomStringConve
             if byte == UInt8(ascii: "%") {
                 let first = utf8.index(after: i)
                 guard first < utf8.endIndex, utf8.index(after: first) < utf8.endIndex,
-                    let high = hexValue(utf8[first]), let low = hexValue(utf8[utf8.index(after: first)])
+                    let high = Hex.value(ofDigit: utf8[first]), let low = Hex.value(ofDigit: utf8[utf8.index(after: first)])
                 else { throw bad("malformed %-escape in the \(what)") }
                 bytes.append(high << 4 | low)
                 i = utf8.index(first, offsetBy: 2)
@@ -291,15 +291,6 @@ public struct PostgresStoreConfiguration: Sendable, Equatable, CustomStringConve
         guard let decoded = String(validating: bytes, as: UTF8.self) else { throw bad("the \(what) is not UTF-8") }
         guard !decoded.utf8.contains(0) else { throw bad("the \(what) holds a NUL byte") }
         return decoded
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// Percent-encodes what would not survive a round trip through `init(url:)`.

@@ -125,7 +125,7 @@ enum URLDecoding {
         while let b = utf8.popFirst() {
             switch b {
             case UInt8(ascii: "%"):
-                guard utf8.count >= 2, let hi = hexValue(utf8.removeFirst()), let lo = hexValue(utf8.removeFirst())
+                guard utf8.count >= 2, let hi = Hex.value(ofDigit: utf8.removeFirst()), let lo = Hex.value(ofDigit: utf8.removeFirst())
                 else { return nil }
                 bytes.append(hi << 4 | lo)
             case UInt8(ascii: "+") where plusIsSpace: bytes.append(UInt8(ascii: " "))
@@ -133,15 +133,6 @@ enum URLDecoding {
             }
         }
         return String(bytes: bytes, encoding: .utf8)
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 

@@ -283,6 +283,34 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(try s.verify().problems.isEmpty)
     }
 
+    /// Divergence records are backend data: a pull that meets a ref both sides moved records it,
+    /// `gc` keeps the incoming chain, and `resolve` joins the two, on every backend (here with an
+    /// in-memory store as the other side, so each run is also a sync between two backends).
+    @Test(arguments: Backend.tested) func divergencesAreRecordedKeptAndResolved(_ backend: Backend) throws {
+        let backendStore = try BackendStore(backend)
+        defer { withExtendedLifetime(backendStore) {} }
+        let s = backendStore.store
+        let other = InMemoryBackend().versionStore(clock: s.clock)
+        let path = try FlowPath("team/shared")
+        try s.commit(NewVersion(path: path, kind: .flow, definition: flow(1)), author: "here")
+        try other.pull(from: s)
+        try s.commit(NewVersion(path: path, kind: .flow, definition: flow(2)), author: "here")
+        let theirs = try other.commit(NewVersion(path: path, kind: .flow, definition: flow(3)), author: "there")
+
+        let report = try s.pull(from: other)
+        #expect(report.refs.contains { $0.outcome == .diverged })
+        let diverged = try s.divergedRefs()
+        #expect(diverged.count == 1)
+        let name = try #require(diverged.first?.name)
+        // gc without a grace period keeps what only the record reaches.
+        _ = try s.gc(graceSeconds: 0)
+        #expect(try s.version(theirs.versionID).number == 2)
+        try s.resolveDivergence(name, take: .incoming, author: "here")
+        #expect(try s.divergedRefs().isEmpty)
+        #expect(try s.history(from: try s.head(of: path)).contains { $0.0 == theirs.versionID })
+        #expect(try s.verify().problems.isEmpty)
+    }
+
     @Test(arguments: Backend.tested) func concurrentCommitsLoseNothing(_ backend: Backend) async throws {
         let backendStore = try BackendStore(backend)
         defer { withExtendedLifetime(backendStore) {} }

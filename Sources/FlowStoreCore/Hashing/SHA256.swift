@@ -69,6 +69,17 @@ public enum SHA256 {
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
+    /// The value of one hexadecimal digit, either case (for percent-decoding, not for ids,
+    /// which are lowercase only).
+    public static func value(ofDigit c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.underestimatedCount * 2)

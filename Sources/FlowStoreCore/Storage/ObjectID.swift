@@ -38,3 +38,13 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
         !text.isEmpty && text.utf8.count <= 64 && text.utf8.allSatisfy(isLowerHex)
     }
 }
+
+extension ObjectID {
+    /// `bytes`, if they hash to this id; else `corruptObject`. Every backend's `get` returns
+    /// through this, so corrupt data is never served and every backend reports it alike.
+    public func verified(_ bytes: [UInt8]) throws(StoreError) -> [UInt8] {
+        let actual = ObjectID(hashing: bytes)
+        guard actual == self else { throw .corruptObject(self, reason: "content hashes to \(actual.short)") }
+        return bytes
+    }
+}
