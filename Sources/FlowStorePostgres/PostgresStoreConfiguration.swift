@@ -239,7 +239,7 @@ public struct PostgresStoreConfiguration: Sendable, Equatable, CustomStringConve
     }
 
     /// `url` with any password replaced by `***`, for error messages about a URL that did not parse.
-    static func redacting(_ url: String) -> String {
+    public static func redacting(_ url: String) -> String {
         guard let scheme = url.range(of: "://") else { return url }
         let afterScheme = url[scheme.upperBound...]
         let authorityEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? afterScheme.endIndex

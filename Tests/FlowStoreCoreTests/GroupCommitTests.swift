@@ -287,10 +287,7 @@ struct GroupCommitTests {
         // Queueing 199 commits can take longer than the default lock wait when the rest of the
         // suite runs beside this test, and the first flush waits on the held lock all that time.
         let refs = FileRefStore(directory: "\(t.root)/refs", tempDirectory: "\(t.root)/tmp", lockTimeout: .seconds(120))
-        let patient = VersionStore(
-            objects: t.store.objects, refs: refs, root: t.root, clock: t.store.clock, sweepFence: t.store.sweepFence,
-            transactions: DirectoryTransactions(objects: FileObjectStore(directory: "\(t.root)/objects", tempDirectory: "\(t.root)/tmp"), refs: refs))
-        let group = GroupCommit(store: patient)
+        let group = GroupCommit(store: t.store(refs: refs))
         let paths = try (0..<8).map { try FlowPath("group/flow-\($0)") }
         // One version named "taken" exists already on flow-0: a second one must be refused.
         let seed = try t.store.commit(

@@ -24,6 +24,15 @@ final class TestStore: Sendable {
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
+    /// This store over a ref store of its own (another lock wait, an injected fault); its
+    /// objects, clock and sweep fence are the store's.
+    func store(refs: FileRefStore) -> VersionStore {
+        let objects = FileObjectStore(directory: "\(root)/objects", tempDirectory: "\(root)/tmp")
+        return VersionStore(
+            objects: objects, refs: refs, root: root, clock: store.clock, sweepFence: store.sweepFence,
+            transactions: DirectoryTransactions(objects: objects, refs: refs))
+    }
+
     /// Every file under the store, with its bytes: a snapshot to prove "nothing was written".
     func snapshot() throws -> [String: Data] {
         var out: [String: Data] = [:]

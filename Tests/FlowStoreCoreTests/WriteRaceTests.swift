@@ -144,9 +144,6 @@ import Testing
         refs.batchMoveFault = { name in
             name.rawValue.hasByteSuffix(suffix) ? .io(path: name.rawValue, message: "injected failure") : nil
         }
-        let objects = FileObjectStore(directory: "\(t.root)/objects", tempDirectory: "\(t.root)/tmp")
-        return VersionStore(
-            objects: objects, refs: refs, root: t.root, clock: t.store.clock, sweepFence: t.store.sweepFence,
-            transactions: DirectoryTransactions(objects: objects, refs: refs))
+        return t.store(refs: refs)
     }
 }

@@ -112,9 +112,8 @@ struct SyncCommand: AsyncParsableCommand {
 
     /// The other store: DIR itself, or DIR/.flowstore when DIR is the folder holding one.
     static func openOther(_ directory: String, console: Console) throws -> VersionStore {
-        if case .postgres = StoreLocation(directory, console: console) {
-            return try StoreLocation(directory, console: console).open()
-        }
+        let location = StoreLocation(directory, console: console)
+        if case .postgres = location { return try location.open() }
         let path = standardized(directory, console: console)
         let config = VersionStore.configFileName
         if !FileManager.default.fileExists(atPath: "\(path)/\(config)"),

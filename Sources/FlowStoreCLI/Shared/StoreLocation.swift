@@ -1,5 +1,6 @@
 import FlowStoreCore
 import FlowStoreDirectory
+import FlowStorePostgres
 
 /// Where a store lives, as `--store`, `FLOWSTORE_STORE` or `FLOWSTORE_DIR` name it: a directory,
 /// or a PostgreSQL database given as a `postgres://` URL. Every command opens its store through
@@ -30,7 +31,7 @@ public enum StoreLocation: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .directory(let path): path
-        case .postgres(let url): Self.redacted(url)
+        case .postgres(let url): PostgresStoreConfiguration.redacting(url)
         }
     }
 
@@ -54,15 +55,5 @@ public enum StoreLocation: Equatable, Sendable, CustomStringConvertible {
     /// Whether a store exists there already (for `init`'s "Reinitialized" message).
     func holdsStore() -> Bool {
         (try? open()) != nil
-    }
-
-    /// `scheme://user:***@host…`: the password between `:` and `@` of the authority hidden.
-    static func redacted(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else { return url }
-        let rest = url[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
     }
 }
