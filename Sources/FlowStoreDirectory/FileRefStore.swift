@@ -81,28 +81,37 @@ public struct FileRefStore: RefStore {
     }
 
     /// The top folders whose listing is stamped (`listingStamp`): the paths, whose refs move
-    /// only when a file is created, moved or deleted. (Not `files/`: its refs move on every
-    /// commit, so a stamp of it would change all the time.)
-    static let stampedFolder = "paths"
+    /// only when a file is created, moved or deleted, and the files' own refs (heads, labels,
+    /// environments, annotations, logs), which move on every commit: a server keeps what it
+    /// derived from every flow's default version (a sorted listing) only while none moved.
+    static let stampedFolders: Set<String> = ["paths", "files"]
 
-    /// After a ref under `paths/` moved: touches `refs/paths`, so its modification time, the
-    /// listing stamp, changes whichever folder below it the ref is in. After the move, so a
-    /// reader that sees the new stamp and then lists sees the new ref.
+    /// The stamped folder `name` is under, if any.
+    static func stampedFolder(of name: String) -> String? {
+        guard let slash = name.utf8.firstIndex(of: UInt8(ascii: "/")) else { return nil }
+        let top = String(Substring(name.utf8[..<slash]))
+        return stampedFolders.contains(top) ? top : nil
+    }
+
+    /// After a ref under a stamped folder moved: touches that folder (`refs/paths`,
+    /// `refs/files`), so its modification time, the listing stamp, changes whichever folder
+    /// below it the ref is in. After the move, so a reader that sees the new stamp and then
+    /// reads sees the new ref.
     func noteMoved(_ name: RefName) {
-        if name.rawValue.hasBytePrefix(Self.stampedFolder + "/") {
-            POSIXFile.freshen("\(directory)/\(Self.stampedFolder)")
+        if let folder = Self.stampedFolder(of: name.rawValue) {
+            POSIXFile.freshen("\(directory)/\(folder)")
         }
     }
 
-    /// For `paths/` only: the `stat` of `refs/paths`, which every move of a path ref touches
+    /// For `paths/` and `files/`: the `stat` of that folder, which every move of a ref below it touches
     /// (`noteMoved`). A modification time less than `racyWindow` old cannot vouch for anything:
     /// a move in the same clock tick as the stamp could leave it unchanged (git's "racy clean"
     /// problem), so the caller lists until the stamp has settled.
     public func listingStamp(prefix: String) -> RefListingStamp? {
-        guard prefix == Self.stampedFolder + "/" else { return nil }
+        guard let folder = Self.stampedFolder(of: prefix), prefix.utf8.count == folder.utf8.count + 1 else { return nil }
         var st = stat()
         var marker: Int64 = 0
-        if stat("\(directory)/\(Self.stampedFolder)", &st) != 0 {
+        if stat("\(directory)/\(folder)", &st) != 0 {
             // No path yet: `refs/` stands in, as the folder's creation changes it.
             guard errno == ENOENT, stat(directory, &st) == 0 else { return nil }
             marker = 1

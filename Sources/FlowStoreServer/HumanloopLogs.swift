@@ -101,7 +101,9 @@ extension HumanloopRoutes {
         let logID = requestedLogID ?? PublicIDs.newLog(file: flow.id, version: entry.id)
         let recorded = try state.run(location: ["body", "log_id"]) { () throws(StoreError) in
             do throws(StoreError) {
-                return try store.recordLog(file: flow.id, version: entry.id, logID: logID, data: data, author: author)
+                return try store.recordLog(
+                    file: flow.id, version: entry.id, logID: logID, data: data, author: author,
+                    findableByID: requestedLogID != nil)
             } catch .refConflict {
                 throw .fileExists("log \(logID)")
             }
@@ -129,11 +131,13 @@ extension HumanloopRoutes {
         return .ok(try flowLogResponse(updated))
     }
 
-    /// Finds a log by id: ids this server made name their file and version (one ref read);
-    /// ids a client chose are looked for among every live flow's log refs.
+    /// Finds a log by id: ids this server made name their file and version, ids a client chose
+    /// have a `logids/` ref (`VersionStore.log(id:)`); either is a few ref reads. Only a log
+    /// recorded without that ref (by an older FlowStore) needs a walk over every flow's logs,
+    /// and that walk is shared and rationed (`UnindexedLogs`).
     func findLog(_ logID: String) throws(APIError) -> LogState {
-        let files = try state.run { () throws(StoreError) in try state.fileIndex.listing(in: store) }.map(\.file)
         if let parts = PublicIDs.logParts(logID) {
+            let files = try state.run { () throws(StoreError) in try state.fileIndex.listing(in: store) }.map(\.file)
             for file in files where file.hex.hasPrefix(parts.file) {
                 if let version = try? store.expand(prefix: String(parts.version)),
                     let ref = try? RefNames.log(file, version, logID),
@@ -143,8 +147,9 @@ extension HumanloopRoutes {
                 }
             }
         }
-        for file in files {
-            if let found = try state.run({ () throws(StoreError) in try store.findLog(logID, in: file) }) { return found }
+        if let found = try state.run({ () throws(StoreError) in try store.log(id: logID) }) { return found }
+        if let found = try state.run({ () throws(StoreError) in try state.unindexedLogs.find(logID, in: store) }) {
+            return found
         }
         throw .notFound("Log with id \(logID) not found")
     }

@@ -164,18 +164,25 @@ struct HumanloopRoutes {
         // The files come from the server's listing (`FileIndex`): no ref is read while no file
         // was created, moved or deleted since the last listing.
         var candidates: [(key: String, path: FlowPath, flow: FlowFile, entry: VersionEntry?)] = []
+        var flows: [FlowFile] = []
         for listed in try state.run({ () throws(StoreError) in try state.fileIndex.listing(in: store) }) {
             guard listed.kind == .flow else { continue }
             let path = listed.path
+            let flow = FlowFile(path: path, id: listed.file, object: listed.object)
+            flows.append(flow)
             if let nameFilter, !nameFilter.isEmpty, !path.name.lowercased().contains(nameFilter) { continue }
-            candidates.append((sortBy == "name" ? path.name : path.rawValue, path,
-                               FlowFile(path: path, id: listed.file, object: listed.object), nil))
+            candidates.append((sortBy == "name" ? path.name : path.rawValue, path, flow, nil))
         }
         let needsVersions = sortBy == "created_at" || sortBy == "updated_at" || !(userFilter ?? "").isEmpty
         if needsVersions {
+            // Every flow's, whatever the name filter, kept while no ref of any file moved
+            // (`DefaultVersionIndex`): a repeated sorted listing reads no ref.
+            let defaults = try state.defaultVersions.entries(of: flows, in: store) {
+                (flow) throws(APIError) in try state.defaultVersion(of: flow)
+            }
             var kept: [(key: String, path: FlowPath, flow: FlowFile, entry: VersionEntry?)] = []
             for candidate in candidates {
-                guard let entry = try state.defaultVersion(of: candidate.flow) else { continue }
+                guard let found = defaults[candidate.flow.id], let entry = found else { continue }
                 if let userFilter, !userFilter.isEmpty, !entry.version.author.lowercased().contains(userFilter) { continue }
                 let created = entry.version.createdAt
                 let key: String =

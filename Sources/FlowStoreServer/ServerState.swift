@@ -14,6 +14,11 @@ struct ServerState: Sendable {
     /// Live files by their public ids (`fl_…`, PromptLayer integers): finding one is a lookup,
     /// not a walk over every path (see `FileIndex`).
     let fileIndex: FileIndex
+    /// Every flow's default version, for listings sorted by time or filtered by author (see
+    /// `DefaultVersionIndex`).
+    let defaultVersions: DefaultVersionIndex
+    /// Logs recorded without a `logids/` ref, found by a rationed walk (see `UnindexedLogs`).
+    let unindexedLogs: UnindexedLogs
     /// Encoded FlowResponse bodies, keyed by everything they are computed from (see
     /// `FlowResponseKey`): a hit is exactly what rendering again would produce.
     let flowResponses: BoundedCache<FlowResponseKey, ByteBuffer>
@@ -26,6 +31,8 @@ struct ServerState: Sendable {
         self.logger = logger
         commits = GroupCommit(store: self.store)
         fileIndex = FileIndex()
+        defaultVersions = DefaultVersionIndex()
+        unindexedLogs = UnindexedLogs()
         flowResponses = BoundedCache(capacity: 32 << 20, maxEntryCost: 4 << 20)
     }
 

@@ -11,18 +11,28 @@ final class CountingRefs: RefStore, Sendable {
     let base: FileRefStore
     private let pathListings = Atomic<Int>(0)
     private let logCounts = Atomic<Int>(0)
+    private let headReadCount = Atomic<Int>(0)
+    private let logListingCount = Atomic<Int>(0)
 
     init(_ base: FileRefStore) { self.base = base }
 
     var pathWalks: Int { pathListings.load(ordering: .relaxed) }
     var responsesRendered: Int { logCounts.load(ordering: .relaxed) }
+    /// Reads of a file's head: what finding a default version costs.
+    var headReads: Int { headReadCount.load(ordering: .relaxed) }
+    /// Listings of a file's logs: what a walk for a log id costs.
+    var logListings: Int { logListingCount.load(ordering: .relaxed) }
 
-    func read(_ name: RefName) throws(StoreError) -> ObjectID? { try base.read(name) }
+    func read(_ name: RefName) throws(StoreError) -> ObjectID? {
+        if name.rawValue.hasSuffix("/head") { headReadCount.add(1, ordering: .relaxed) }
+        return try base.read(name)
+    }
     func compareAndSwap(_ name: RefName, expected: ObjectID?, new: ObjectID) throws(StoreError) {
         try base.compareAndSwap(name, expected: expected, new: new)
     }
     func list(prefix: String) throws(StoreError) -> [(name: RefName, event: ObjectID)] {
         if prefix == "paths/" { pathListings.add(1, ordering: .relaxed) }
+        if prefix.hasSuffix("/logs/") { logListingCount.add(1, ordering: .relaxed) }
         return try base.list(prefix: prefix)
     }
     /// The case check of new names lists one folder, not every path: not a walk.
@@ -72,6 +82,11 @@ struct RequestBoundsTests {
             port: port, request: RawHTTPClient.requestBytes(method: "GET", path: path, headers: [], body: nil))
     }
 
+    /// Waits out the racy window: a listing stamp younger than it vouches for nothing.
+    static func settle() async throws {
+        try await Task.sleep(for: .milliseconds(Int(FileRefStore.racyWindowNanoseconds / 1_000_000) + 50))
+    }
+
     static func serve(_ store: VersionStore) async throws -> RunningServer {
         try await startServer(
             configuration: ServerConfiguration(port: 0, authentication: .disabled, logLevel: .warning), store: store)
@@ -84,6 +99,9 @@ struct RequestBoundsTests {
         let server = try await Self.serve(store)
         defer { Task { await server.stop() } }
         let port = server.port
+        // A stamp younger than the racy window vouches for nothing, and under load the misses
+        // below could outlast `minInterval` and walk again: wait until it settles.
+        try await Self.settle()
 
         let known = try #require(try store.fileID(at: FlowPath("flows/f007")))
         #expect(try await Self.get(port, "/v5/flows/\(PublicIDs.flow(known))").status == 200)
@@ -167,8 +185,7 @@ struct RequestBoundsTests {
         defer { Task { await server.stop() } }
         let port = server.port
         // A stamp younger than the racy window vouches for nothing: wait until it settles.
-        func settle() async throws { try await Task.sleep(for: .milliseconds(Int(FileRefStore.racyWindowNanoseconds / 1_000_000) + 50)) }
-        try await settle()
+        try await Self.settle()
 
         #expect(try await Self.get(port, "/v5/flows?size=5")["total"] == 30)
         let afterFirst = refs.pathWalks
@@ -189,11 +206,75 @@ struct RequestBoundsTests {
         #expect(try await Self.get(port, "/v5/flows?size=100")["total"] == 30)
 
         // Settled again: no more walks.
-        try await settle()
+        try await Self.settle()
         _ = try await Self.get(port, "/v5/flows")
         let settled = refs.pathWalks
         for _ in 0..<10 { _ = try await Self.get(port, "/v5/flows?page=2&size=3") }
         #expect(refs.pathWalks == settled)
+    }
+
+    @Test("List Flows sorted by time or filtered by author reads the flows' heads once per write, not once per request")
+    func sortedListingsReadNoHeadsWhileNothingMoves() async throws {
+        let (root, store, refs) = try Self.makeStore(flows: 30, agents: 0)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let server = try await Self.serve(store)
+        defer { Task { await server.stop() } }
+        let port = server.port
+        try await Self.settle()
+
+        let first = try await Self.get(port, "/v5/flows?size=3&sort_by=created_at&order=desc")
+        #expect(first["records"]?.arrayValue?.compactMap { $0["path"]?.stringValue } == ["flows/f029", "flows/f028", "flows/f027"])
+        let afterFirst = refs.headReads
+        #expect(afterFirst >= 30)
+        for query in ["sort_by=updated_at&page=2&size=5", "sort_by=created_at&name=f01", "user_filter=setup&size=100"] {
+            #expect(try await Self.get(port, "/v5/flows?\(query)").status == 200)
+        }
+        #expect(refs.headReads == afterFirst, "sorted listings read \(refs.headReads - afterFirst) heads")
+
+        // Another process's commit to an old flow is seen by the next listing.
+        try store.commit(
+            NewVersion(path: try FlowPath("flows/f003"), kind: .flow, definition: try Definition.flow(attributes: ["n": 99])),
+            author: "cli")
+        let moved = try await Self.get(port, "/v5/flows?size=1&sort_by=updated_at&order=desc")
+        #expect(moved["records"]?.arrayValue?.first?["path"]?.stringValue == "flows/f003")
+        #expect(try await Self.get(port, "/v5/flows?user_filter=cli")["total"] == 1)
+    }
+
+    @Test("A log id a client chose is found by its ref, not by walking every flow's logs")
+    func clientChosenLogIDsAreLookups() async throws {
+        let (root, store, refs) = try Self.makeStore(flows: 20, agents: 0)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // A log recorded without a `logids/` ref, as an older FlowStore did.
+        let old = try store.requireFile(at: FlowPath("flows/f007"))
+        try store.recordLog(file: old, version: try store.head(of: FlowPath("flows/f007")), logID: "old-log",
+                            data: JSONObject(), author: "setup")
+        let server = try await Self.serve(store)
+        defer { Task { await server.stop() } }
+        let port = server.port
+        func send(_ method: String, _ path: String, _ body: String) async throws -> HTTPResult {
+            try await RawHTTPClient.send(port: port, request: RawHTTPClient.requestBytes(
+                method: method, path: path, headers: [("Content-Type", "application/json")], body: Array(body.utf8)))
+        }
+
+        #expect(try await send("POST", "/v5/flows/log", #"{"path": "flows/f012", "log_id": "Client-1", "output": "a"}"#).status == 200)
+        #expect(try await send("POST", "/v5/flows/log", #"{"path": "flows/f013", "log_id": "client-1", "output": "b"}"#).status == 200)
+        let before = refs.logListings
+        let patched = try await send("PATCH", "/v5/flows/logs/Client-1", #"{"output": "a2"}"#)
+        #expect(patched.status == 200)
+        #expect(patched["output"] == "a2")
+        #expect(patched["flow"]?["path"]?.stringValue == "flows/f012")
+        #expect(try await send("PATCH", "/v5/flows/logs/client-1", #"{"output": "b2"}"#)["flow"]?["path"]?.stringValue == "flows/f013")
+        #expect(refs.logListings == before, "a chosen id walked \(refs.logListings - before) log listings")
+
+        // Unknown ids: the first miss walks once (finding logs recorded without the ref); the
+        // misses after it, within the interval, walk nothing.
+        #expect(try await send("PATCH", "/v5/flows/logs/old-log", #"{"output": "after"}"#)["output"] == "after")
+        let walked = refs.logListings
+        #expect(walked - before >= 20)
+        for i in 0..<5 {
+            #expect(try await send("PATCH", "/v5/flows/logs/made-up-\(i)", #"{"output": "x"}"#).status == 404)
+        }
+        #expect(refs.logListings == walked)
     }
 
     @Test("A body of millions of tiny values is refused with 413 naming the limit, as it is parsed")

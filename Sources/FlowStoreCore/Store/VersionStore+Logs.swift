@@ -14,6 +14,14 @@ extension RefNames {
         try VersionStore.validateLogID(logID)
         return RefName(validated: logsPrefix(file, version) + logID)
     }
+
+    /// Where a client-chosen log id says which log it names: `logids/` and the SHA-256 of the
+    /// id's UTF-8 bytes, so any valid id, of any length or case, is one fixed-size name that
+    /// cannot clash with another on a case-insensitive file system. It targets the log's first
+    /// object, which names the file, the version and the id.
+    public static func logID(_ logID: String) -> RefName {
+        RefName(validated: "logids/" + SHA256.hex(of: Array(logID.utf8)))
+    }
 }
 
 /// Where a log lives and what it says now.
@@ -38,8 +46,15 @@ extension VersionStore {
 
     /// Records a new log against a version of `file`. A log id already used for this version
     /// is a `refConflict` (nothing is overwritten).
+    ///
+    /// `findableByID`: the id says nothing of where the log is (a client chose it), so it
+    /// also gets a `logids/` ref (`RefNames.logID`) and `log(id:)` finds it with two ref reads.
+    /// Made after the log's own ref: a crash between leaves a log that only a walk finds
+    /// (`findLog(_:in:)`), never an id that names no log. An id already naming another live
+    /// log keeps naming it (the first log recorded with an id is the one found by it).
     public func recordLog(
-        file: ObjectID, version: ObjectID, logID: String, data: JSONObject, author: String
+        file: ObjectID, version: ObjectID, logID: String, data: JSONObject, author: String,
+        findableByID: Bool = false
     ) throws(StoreError) -> LogState {
         try writing { () throws(StoreError) -> LogState in
             let ref = try RefNames.log(file, version, logID)
@@ -53,8 +68,45 @@ extension VersionStore {
                 file: file, version: version, logID: logID, previous: nil, createdAt: clock(), author: author, data: data)
             let id = try write(.log(log))
             try moveRef(ref, to: id, author: author, message: "log", expecting: .target(nil))
+            if findableByID { try index(logID, at: id, author: author) }
             return LogState(ref: ref, id: id, log: log)
         }
+    }
+
+    /// Points `logids/…` at the log `first` unless it already names a live log.
+    private func index(_ logID: String, at first: ObjectID, author: String) throws(StoreError) {
+        let alias = RefNames.logID(logID)
+        var expected: ObjectID? = nil
+        for _ in 0..<Self.casAttempts {
+            do throws(StoreError) {
+                try moveRef(alias, to: first, author: author, message: "log id", expecting: .target(expected))
+                return
+            } catch .refConflict {
+                let current = try target(of: alias)
+                // Another live log has the id: it stays the one the id names.
+                if let current, try log(indexedAt: current, logID: logID) != nil { return }
+                expected = current
+            }
+        }
+        throw .lockTimeout(alias.rawValue)
+    }
+
+    /// The log a client-chosen id names, found through its `logids/` ref: two ref reads and an
+    /// object read, whatever the store's size. `nil` when the id has no such ref (an unknown id,
+    /// or a log recorded without one: `findLog(_:in:)` walks a file's logs).
+    public func log(id logID: String) throws(StoreError) -> LogState? {
+        guard NameRules.problem(with: logID) == nil, let first = try target(of: RefNames.logID(logID)) else {
+            return nil
+        }
+        return try log(indexedAt: first, logID: logID)
+    }
+
+    /// The current state of the log whose first object is `first`, if it is live and has the id.
+    private func log(indexedAt first: ObjectID, logID: String) throws(StoreError) -> LogState? {
+        guard case .log(let original) = try object(first), original.logID.utf8.elementsEqual(logID.utf8) else {
+            return nil
+        }
+        return try logState(RefNames.log(original.file, original.version, logID))
     }
 
     /// Supersedes a log: `change` edits a copy of its data; the new log object points back at

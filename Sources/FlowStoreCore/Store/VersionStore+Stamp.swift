@@ -5,4 +5,11 @@ extension VersionStore {
     public func pathSetStamp() -> RefListingStamp? {
         refs.listingStamp(prefix: "paths/")
     }
+
+    /// A cheap sign that some file's own refs moved (a commit, a label or environment move, an
+    /// annotation, a log), by this process or another; `nil` as for `pathSetStamp`. What a
+    /// caller derives from every file's head and labels stays right while both stamps hold.
+    public func fileRefsStamp() -> RefListingStamp? {
+        refs.listingStamp(prefix: "files/")
+    }
 }
