@@ -275,6 +275,9 @@ struct RequestBoundsTests {
             #expect(try await send("PATCH", "/v5/flows/logs/made-up-\(i)", #"{"output": "x"}"#).status == 404)
         }
         #expect(refs.logListings == walked)
+        // The id refs are store data like any other: verify checks them, gc keeps their logs.
+        #expect(try store.refs.list(prefix: "logids/").count == 2)
+        #expect(try store.verify().problems.isEmpty)
     }
 
     @Test("A body of millions of tiny values is refused with 413 naming the limit, as it is parsed")

@@ -144,6 +144,11 @@ extension VersionStore {
         if parts.first == "paths" {
             if case .file = object { return }
             problem(subject, "event \(event.short) points at a \(object.typeName), not a file")
+        } else if parts.first == "logids" {
+            guard case .log(let log) = object else {
+                return problem(subject, "event \(event.short) points at a \(object.typeName), not a log")
+            }
+            if RefNames.logID(log.logID) != name { problem(subject, "event \(event.short) points at log \(log.logID), whose id is not this one") }
         } else if parts.first == "files", parts.count >= 3 {
             // Annotation and log refs (VersionStore+Annotations, VersionStore+Logs) hold their own types.
             if let (file, expected) = Self.annotationOrLogTarget(object, namespace: parts[2]) {
