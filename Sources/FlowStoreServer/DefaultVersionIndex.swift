@@ -13,15 +13,23 @@ import Synchronization
 /// cost one walk per write, never one per request. A backend that cannot vouch (a stamp of
 /// `nil`) is read through every time.
 final class DefaultVersionIndex: Sendable {
-    private struct Snapshot {
-        var paths: RefListingStamp
-        var fileRefs: RefListingStamp
-        var builtAt: Double
+    /// The default versions as of one read of them; `generation` tells reads apart.
+    struct DefaultVersions: Sendable {
+        var generation: Int
         /// By file; a flow without a visible version maps to `nil`.
         var entries: [ObjectID: VersionEntry?]
     }
 
+    private struct Snapshot {
+        var paths: RefListingStamp
+        var fileRefs: RefListingStamp
+        var builtAt: Double
+        var versions: DefaultVersions
+    }
+
     private let snapshot = Mutex<Snapshot?>(nil)
+    /// Orders of the flows computed from one generation, by name (`"created_at desc"`).
+    private let orders = Mutex<[String: (generation: Int, flows: [FlowFile])]>([:])
     private let rebuild = Mutex(())
     private let rebuildCount = Atomic<Int>(0)
     let maxAge: Double
@@ -35,9 +43,9 @@ final class DefaultVersionIndex: Sendable {
     func entries(
         of flows: [FlowFile], in store: VersionStore,
         reading defaultVersion: (FlowFile) throws(APIError) -> VersionEntry?
-    ) throws(APIError) -> [ObjectID: VersionEntry?] {
+    ) throws(APIError) -> DefaultVersions {
         if let current = current(store, flows) { return current }
-        return try rebuild.withLock { _ throws(APIError) -> [ObjectID: VersionEntry?] in
+        return try rebuild.withLock { _ throws(APIError) -> DefaultVersions in
             if let current = current(store, flows) { return current }
             // The stamps are taken before the reads: a move during them changes the stamp
             // after it, so the next request reads again.
@@ -46,23 +54,32 @@ final class DefaultVersionIndex: Sendable {
             var entries: [ObjectID: VersionEntry?] = [:]
             entries.reserveCapacity(flows.count)
             for flow in flows { entries[flow.id] = .some(try defaultVersion(flow)) }
-            rebuildCount.add(1, ordering: .relaxed)
+            let versions = DefaultVersions(generation: rebuildCount.add(1, ordering: .relaxed).newValue, entries: entries)
             if let paths, let fileRefs {
                 snapshot.withLock {
-                    $0 = Snapshot(paths: paths, fileRefs: fileRefs, builtAt: ProcessClock.seconds, entries: entries)
+                    $0 = Snapshot(paths: paths, fileRefs: fileRefs, builtAt: ProcessClock.seconds, versions: versions)
                 }
             }
-            return entries
+            return versions
         }
     }
 
+    /// The flows in the order `sorting` puts them, computed once per generation of `versions`:
+    /// a repeated listing sorted by time sorts nothing.
+    func order(_ name: String, of versions: DefaultVersions, sorting: () -> [FlowFile]) -> [FlowFile] {
+        if let kept = orders.withLock({ $0[name] }), kept.generation == versions.generation { return kept.flows }
+        let flows = sorting()
+        orders.withLock { $0[name] = (versions.generation, flows) }
+        return flows
+    }
+
     /// The snapshot's entries, if the store vouches they are current and they cover `flows`.
-    private func current(_ store: VersionStore, _ flows: [FlowFile]) -> [ObjectID: VersionEntry?]? {
+    private func current(_ store: VersionStore, _ flows: [FlowFile]) -> DefaultVersions? {
         guard let kept = snapshot.withLock({ $0 }), ProcessClock.seconds - kept.builtAt < maxAge,
             let paths = store.pathSetStamp(), paths == kept.paths,
             let fileRefs = store.fileRefsStamp(), fileRefs == kept.fileRefs,
-            flows.allSatisfy({ kept.entries[$0.id] != nil })
+            flows.allSatisfy({ kept.versions.entries[$0.id] != nil })
         else { return nil }
-        return kept.entries
+        return kept.versions
     }
 }

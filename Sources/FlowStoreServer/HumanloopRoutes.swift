@@ -163,46 +163,58 @@ struct HumanloopRoutes {
         // time or filtering by author needs each flow's default version, still not its response.
         // The files come from the server's listing (`FileIndex`): no ref is read while no file
         // was created, moved or deleted since the last listing.
-        var candidates: [(key: String, path: FlowPath, flow: FlowFile, entry: VersionEntry?)] = []
         var flows: [FlowFile] = []
         for listed in try state.run({ () throws(StoreError) in try state.fileIndex.listing(in: store) }) {
             guard listed.kind == .flow else { continue }
-            let path = listed.path
-            let flow = FlowFile(path: path, id: listed.file, object: listed.object)
-            flows.append(flow)
-            if let nameFilter, !nameFilter.isEmpty, !path.name.lowercased().contains(nameFilter) { continue }
-            candidates.append((sortBy == "name" ? path.name : path.rawValue, path, flow, nil))
+            flows.append(FlowFile(path: listed.path, id: listed.file, object: listed.object))
         }
-        let needsVersions = sortBy == "created_at" || sortBy == "updated_at" || !(userFilter ?? "").isEmpty
+        let byTime = sortBy == "created_at" || sortBy == "updated_at"
+        let needsVersions = byTime || !(userFilter ?? "").isEmpty
+        var defaults: [ObjectID: VersionEntry?] = [:]
         if needsVersions {
-            // Every flow's, whatever the name filter, kept while no ref of any file moved
-            // (`DefaultVersionIndex`): a repeated sorted listing reads no ref.
-            let defaults = try state.defaultVersions.entries(of: flows, in: store) {
+            // Every flow's, whatever the filters, kept while no ref of any file moved
+            // (`DefaultVersionIndex`): a repeated sorted listing reads no ref, and its order is
+            // sorted once per change too.
+            let kept = try state.defaultVersions.entries(of: flows, in: store) {
                 (flow) throws(APIError) in try state.defaultVersion(of: flow)
             }
-            var kept: [(key: String, path: FlowPath, flow: FlowFile, entry: VersionEntry?)] = []
-            for candidate in candidates {
-                guard let found = defaults[candidate.flow.id], let entry = found else { continue }
-                if let userFilter, !userFilter.isEmpty, !entry.version.author.lowercased().contains(userFilter) { continue }
-                let created = entry.version.createdAt
-                let key: String =
-                    switch sortBy {
-                    case "created_at": created
-                    case "updated_at": max(created, entry.metadata.updatedAt ?? created)
-                    default: candidate.key
+            defaults = kept.entries
+            if let sortBy, byTime {
+                flows = state.defaultVersions.order("\(sortBy) \(order)", of: kept) {
+                    var keyed: [(key: String, flow: FlowFile)] = []
+                    for flow in flows {
+                        guard let found = kept.entries[flow.id], let entry = found else { continue }
+                        let created = entry.version.createdAt
+                        keyed.append((sortBy == "created_at" ? created : max(created, entry.metadata.updatedAt ?? created), flow))
                     }
-                kept.append((key, candidate.path, candidate.flow, entry))
+                    keyed.sort { a, b in
+                        if a.key != b.key { return order == "asc" ? a.key < b.key : a.key > b.key }
+                        return a.flow.path.rawValue < b.flow.path.rawValue
+                    }
+                    return keyed.map(\.flow)
+                }
             }
-            candidates = kept
         }
-        if sortBy == nil {
-            // The listing is in byte order of the paths already: the default order as it is.
-            if order == "desc" { candidates.reverse() }
-        } else {
+        var candidates: [(key: String, path: FlowPath, flow: FlowFile, entry: VersionEntry?)] = []
+        for flow in flows {
+            let path = flow.path
+            if let nameFilter, !nameFilter.isEmpty, !path.name.lowercased().contains(nameFilter) { continue }
+            var entry: VersionEntry?
+            if needsVersions {
+                guard let found = defaults[flow.id], let known = found else { continue }
+                if let userFilter, !userFilter.isEmpty, !known.version.author.lowercased().contains(userFilter) { continue }
+                entry = known
+            }
+            candidates.append((sortBy == "name" ? path.name : path.rawValue, path, flow, entry))
+        }
+        if sortBy == "name" {
             candidates.sort { a, b in
                 if a.key != b.key { return order == "asc" ? a.key < b.key : a.key > b.key }
                 return a.path.rawValue < b.path.rawValue
             }
+        } else if sortBy == nil, order == "desc" {
+            // The listing is in byte order of the paths already: the default order reversed.
+            candidates.reverse()
         }
         // A flow without a visible version is not listed. Without `needsVersions` that is only
         // known once its default version is read, so the page is filled from the sorted list
