@@ -64,6 +64,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // ByteBuffer, for response bodies cached already encoded.
                 .product(name: "NIOCore", package: "swift-nio"),
+                // NIOThreadPool, for the threads that wait on a database (`BlockingWork`).
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 // ServiceGroup, for stopping an in-process server gracefully (Hummingbird depends on it too).
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -99,19 +99,24 @@ struct Endpoint: Sendable {
         }
     }
 
-    /// Runs the operation's handler. Handlers that only read a few refs run right here; those
-    /// that commit versions await the group commit (`GroupCommit`); the rest — scans, fsyncs
-    /// of single ref moves — run on a Dispatch thread (`Blocking`).
+    /// Runs the operation's handler. Handlers that only read a few refs on local disk run right
+    /// here; those that commit versions await the group commit (`GroupCommit`); the rest —
+    /// scans, fsyncs of single ref moves, any read of a store behind a network — run on a
+    /// blocking thread (`BlockingWork`).
     static func dispatch(_ operation: Operation, _ request: APIRequest, _ state: ServerState) async throws(APIError)
         -> APIResponse
     {
         let hl = HumanloopRoutes(state: state)
         let pl = PromptLayerRoutes(state: state)
         func blocking(_ work: @escaping @Sendable () throws(APIError) -> APIResponse) async throws(APIError) -> APIResponse {
-            try await Blocking.run(work)
+            try await state.blocking.run(work)
         }
         switch operation {
-        case .getFlow: return try hl.get(request)
+        case .getFlow:
+            // A few ref reads: on local disk cheaper inline than a thread hop, but a database
+            // round trip must not hold this thread.
+            if state.readsWait { return try await blocking { () throws(APIError) in try hl.get(request) } }
+            return try hl.get(request)
         case .upsertFlow: return try await hl.upsert(request)
         case .createWorkflow: return try await pl.create(request)
         case .patchWorkflow: return try await pl.patch(request)

@@ -1,6 +1,7 @@
 import FlowStoreCore
 import Foundation
 import NIOCore
+import NIOPosix
 
 /// A request as handlers see it: decoded path parameters and query, the parsed JSON body,
 /// and the authenticated user. Handlers are synchronous functions of this, so they can run
@@ -136,17 +137,44 @@ enum URLDecoding {
     }
 }
 
-/// Runs blocking store work (file reads, fsyncs) on a Dispatch thread so the async handlers
-/// never hold a cooperative-pool thread or an event loop while the disk works.
-enum Blocking {
-    static func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+/// Runs blocking store work (file reads, fsyncs, database round trips) off the async
+/// handlers, so they never hold a cooperative-pool thread or an event loop while the store
+/// works.
+///
+/// A store on local disk mostly works on the CPU (reads hit the page cache), so Dispatch's
+/// threads, about one per core, are right for it. A store behind a network (PostgreSQL) spends
+/// a request's time waiting for answers: with one thread per core, two cores would keep two
+/// queries in flight and the database idle. Such a store gets its own pool of `threads` that
+/// may all wait at once.
+final class BlockingWork: Sendable {
+    private let threads: NIOThreadPool?
+
+    /// `threads`: a pool of that many threads; `nil`: Dispatch's global queue.
+    init(threads count: Int?) {
+        if let count {
+            let pool = NIOThreadPool(numberOfThreads: count)
+            pool.start()
+            threads = pool
+        } else {
+            threads = nil
+        }
+    }
+
+    deinit { threads?.shutdownGracefully { _ in } }
+
+    func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: work()) }
+            if let threads {
+                // A pool shutting down still runs what it was given: every request is answered.
+                threads.submit { _ in continuation.resume(returning: work()) }
+            } else {
+                DispatchQueue.global().async { continuation.resume(returning: work()) }
+            }
         }
     }
 
     /// `run` for work that throws an `APIError`.
-    static func run<T: Sendable>(_ work: @escaping @Sendable () throws(APIError) -> T) async throws(APIError) -> T {
+    func run<T: Sendable>(_ work: @escaping @Sendable () throws(APIError) -> T) async throws(APIError) -> T {
         let result = await run { () -> Result<T, APIError> in
             do throws(APIError) { return .success(try work()) } catch { return .failure(error) }
         }

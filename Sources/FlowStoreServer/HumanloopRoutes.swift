@@ -24,7 +24,7 @@ struct HumanloopRoutes {
             // Checked again now: a concurrent upsert may have just taken the name (409, nothing
             // written). Otherwise the name is held only by a stored name that was since renamed
             // or hidden, which the effective-name check allows: record it as an annotation.
-            _ = try await Blocking.run { () throws(APIError) in try planUpsert(request) }
+            _ = try await state.blocking.run { () throws(APIError) in try planUpsert(request) }
             nameAsAnnotation = new.name
             new.name = nil
             do { result = try await state.commits.commit(new, author: author) } catch { throw APIError(error) }
@@ -40,7 +40,7 @@ struct HumanloopRoutes {
         if committed.created, name == nil {
             return try upserted(committed, at: path, nameAsAnnotation: nil, author: author)
         }
-        return try await Blocking.run { () throws(APIError) in
+        return try await state.blocking.run { () throws(APIError) in
             try upserted(committed, at: path, nameAsAnnotation: name, author: author)
         }
     }

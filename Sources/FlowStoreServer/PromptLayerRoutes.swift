@@ -16,7 +16,7 @@ struct PromptLayerRoutes {
     /// POST /rest/workflows: a new agent (`name`, auto-generated when absent) or a new version
     /// of an existing one (`workflow_id` or `workflow_name`). Every version is new (no reuse).
     func create(_ request: APIRequest) async throws(APIError) -> APIResponse {
-        let planned = try await Blocking.run { () throws(APIError) in try planCreate(request) }
+        let planned = try await state.blocking.run { () throws(APIError) in try planCreate(request) }
         let result = try await state.commit(planned.version, author: request.user.author)
         var response = try createdResponse(path: planned.version.path, result: result, labels: planned.labels, baseVersion: nil)
         response["message"] = .string(
@@ -82,7 +82,7 @@ struct PromptLayerRoutes {
     /// `required_input_variables`, `folder_id`) replace the base's. The new version's parents
     /// are the head and, when different, the base.
     func patch(_ request: APIRequest) async throws(APIError) -> APIResponse {
-        let planned = try await Blocking.run { () throws(APIError) in try planPatch(request) }
+        let planned = try await state.blocking.run { () throws(APIError) in try planPatch(request) }
         let result = try await state.commit(planned.version, author: request.user.author)
         var response = try createdResponse(
             path: planned.version.path, result: result, labels: planned.labels, baseVersion: planned.baseNumber)

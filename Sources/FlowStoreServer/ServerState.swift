@@ -19,6 +19,10 @@ struct ServerState: Sendable {
     let defaultVersions: DefaultVersionIndex
     /// Logs recorded without a `logids/` ref, found by a rationed walk (see `UnindexedLogs`).
     let unindexedLogs: UnindexedLogs
+    /// Whether reading a ref waits on something slower than the page cache (a database): then
+    /// even the cheapest reads leave the async handlers (`BlockingWork`).
+    let readsWait: Bool
+    let blocking: BlockingWork
     /// Encoded FlowResponse bodies, keyed by everything they are computed from (see
     /// `FlowResponseKey`): a hit is exactly what rendering again would produce.
     let flowResponses: BoundedCache<FlowResponseKey, ByteBuffer>
@@ -33,8 +37,15 @@ struct ServerState: Sendable {
         fileIndex = FileIndex()
         defaultVersions = DefaultVersionIndex()
         unindexedLogs = UnindexedLogs()
+        // A store without a root is not a directory: its reads are round trips. Enough threads
+        // to keep a connection pool busy with requests that are between queries.
+        readsWait = store.root == nil
+        blocking = BlockingWork(threads: readsWait ? Self.networkStoreThreads : nil)
         flowResponses = BoundedCache(capacity: 32 << 20, maxEntryCost: 4 << 20)
     }
+
+    /// Threads for a store behind a network: twice PostgreSQL's default pool of 12 connections.
+    static let networkStoreThreads = 24
 
     var environments: [EnvironmentSpec] { configuration.environments }
 
