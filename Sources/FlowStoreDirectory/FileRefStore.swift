@@ -84,13 +84,11 @@ public struct FileRefStore: RefStore {
     /// only when a file is created, moved or deleted, and the files' own refs (heads, labels,
     /// environments, annotations, logs), which move on every commit: a server keeps what it
     /// derived from every flow's default version (a sorted listing) only while none moved.
-    static let stampedFolders: Set<String> = ["paths", "files"]
+    static let stampedFolders: Set<Substring> = ["paths", "files"]
 
     /// The stamped folder `name` is under, if any.
     static func stampedFolder(of name: String) -> String? {
-        guard let slash = name.utf8.firstIndex(of: UInt8(ascii: "/")) else { return nil }
-        let top = String(Substring(name.utf8[..<slash]))
-        return stampedFolders.contains(top) ? top : nil
+        RefNames.topSegment(of: name).flatMap { stampedFolders.contains($0) ? String($0) : nil }
     }
 
     /// After a ref under a stamped folder moved: touches that folder (`refs/paths`,

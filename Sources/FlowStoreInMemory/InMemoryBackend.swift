@@ -159,8 +159,9 @@ public struct InMemoryRefStore: RefStore {
             moves[Self.topSegment(of: name.rawValue), default: 0] += 1
         }
 
+        /// A name without `/` counts as its own segment.
         static func topSegment(of name: String) -> Substring {
-            Substring(name.utf8.prefix { $0 != UInt8(ascii: "/") })
+            RefNames.topSegment(of: name) ?? Substring(name)
         }
     }
 

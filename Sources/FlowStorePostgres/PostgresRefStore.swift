@@ -24,9 +24,7 @@ public struct PostgresRefStore: RefStore {
 
     /// The tracked top segment a ref name is under, if any.
     static func stampedSegment(of name: String) -> String? {
-        guard let slash = name.utf8.firstIndex(of: UInt8(ascii: "/")) else { return nil }
-        let top = Substring(name.utf8[..<slash])
-        return stampedSegments.contains(top) ? String(top) : nil
+        RefNames.topSegment(of: name).flatMap { stampedSegments.contains($0) ? String($0) : nil }
     }
 
     public func read(_ name: RefName) throws(StoreError) -> ObjectID? {

@@ -31,13 +31,11 @@ final class DefaultVersionIndex: Sendable {
     /// Orders of the flows computed from one generation, by name (`"created_at desc"`).
     private let orders = Mutex<[String: (generation: Int, flows: [FlowFile])]>([:])
     private let rebuild = Mutex(())
-    private let rebuildCount = Atomic<Int>(0)
+    /// Numbers the reads of every default version: each read is a new generation.
+    private let generations = Atomic<Int>(0)
     let maxAge: Double
 
     init(maxAge: Double = 900) { self.maxAge = maxAge }
-
-    /// Times every flow's default version was read, for tests and diagnostics.
-    var rebuilds: Int { rebuildCount.load(ordering: .relaxed) }
 
     /// The default version of each of `flows` (the store's current listing), by file.
     func entries(
@@ -54,7 +52,7 @@ final class DefaultVersionIndex: Sendable {
             var entries: [ObjectID: VersionEntry?] = [:]
             entries.reserveCapacity(flows.count)
             for flow in flows { entries[flow.id] = .some(try defaultVersion(flow)) }
-            let versions = DefaultVersions(generation: rebuildCount.add(1, ordering: .relaxed).newValue, entries: entries)
+            let versions = DefaultVersions(generation: generations.add(1, ordering: .relaxed).newValue, entries: entries)
             if let paths, let fileRefs {
                 snapshot.withLock {
                     $0 = Snapshot(paths: paths, fileRefs: fileRefs, builtAt: ProcessClock.seconds, versions: versions)

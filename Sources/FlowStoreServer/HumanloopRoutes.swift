@@ -168,6 +168,11 @@ struct HumanloopRoutes {
             guard listed.kind == .flow else { continue }
             flows.append(FlowFile(path: listed.path, id: listed.file, object: listed.object))
         }
+        /// `order` by key, ties in byte order of the paths: every sorted listing's order.
+        func precedes(_ aKey: String, _ aPath: FlowPath, _ bKey: String, _ bPath: FlowPath) -> Bool {
+            if aKey != bKey { return order == "asc" ? aKey < bKey : aKey > bKey }
+            return aPath.rawValue < bPath.rawValue
+        }
         let byTime = sortBy == "created_at" || sortBy == "updated_at"
         let needsVersions = byTime || !(userFilter ?? "").isEmpty
         var defaults: [ObjectID: VersionEntry?] = [:]
@@ -187,10 +192,7 @@ struct HumanloopRoutes {
                         let created = entry.version.createdAt
                         keyed.append((sortBy == "created_at" ? created : max(created, entry.metadata.updatedAt ?? created), flow))
                     }
-                    keyed.sort { a, b in
-                        if a.key != b.key { return order == "asc" ? a.key < b.key : a.key > b.key }
-                        return a.flow.path.rawValue < b.flow.path.rawValue
-                    }
+                    keyed.sort { a, b in precedes(a.key, a.flow.path, b.key, b.flow.path) }
                     return keyed.map(\.flow)
                 }
             }
@@ -208,10 +210,7 @@ struct HumanloopRoutes {
             candidates.append((sortBy == "name" ? path.name : path.rawValue, path, flow, entry))
         }
         if sortBy == "name" {
-            candidates.sort { a, b in
-                if a.key != b.key { return order == "asc" ? a.key < b.key : a.key > b.key }
-                return a.path.rawValue < b.path.rawValue
-            }
+            candidates.sort { a, b in precedes(a.key, a.path, b.key, b.path) }
         } else if sortBy == nil, order == "desc" {
             // The listing is in byte order of the paths already: the default order reversed.
             candidates.reverse()

@@ -19,13 +19,9 @@ final class UnindexedLogs: Sendable {
 
     private let seen = Mutex(Seen())
     private let walking = Mutex(())
-    private let walkCount = Atomic<Int>(0)
     let interval: Double
 
     init(interval: Double = 60) { self.interval = interval }
-
-    /// Walks so far, for tests and diagnostics.
-    var walks: Int { walkCount.load(ordering: .relaxed) }
 
     func find(_ logID: String, in store: VersionStore) throws(StoreError) -> LogState? {
         if let found = try known(logID, store) { return found }
@@ -35,14 +31,11 @@ final class UnindexedLogs: Sendable {
             var refs: [String: RefName] = [:]
             let startedAt = ProcessClock.seconds
             for (_, file) in try store.files() {
-                for (name, _) in try store.refs.list(prefix: "\(RefNames.filePrefix(file))logs/") {
-                    guard let slash = name.rawValue.utf8.lastIndex(of: UInt8(ascii: "/")) else { continue }
-                    let id = String(Substring(name.rawValue.utf8[name.rawValue.utf8.index(after: slash)...]))
-                    if PublicIDs.logParts(id) == nil, refs[id] == nil { refs[id] = name }
+                for (id, ref) in try store.logRefs(of: file) where PublicIDs.logParts(id) == nil && refs[id] == nil {
+                    refs[id] = ref
                 }
             }
             seen.withLock { $0 = Seen(refs: refs, walkedAt: startedAt) }
-            walkCount.add(1, ordering: .relaxed)
             return try known(logID, store)
         }
     }

@@ -144,10 +144,18 @@ extension VersionStore {
     /// The log with this id among a file's logs, found by listing the file's log refs.
     public func findLog(_ logID: String, in file: ObjectID) throws(StoreError) -> LogState? {
         guard NameRules.problem(with: logID) == nil else { return nil }
-        for (name, _) in try refs.list(prefix: "files/\(file.hex)/logs/") where name.rawValue.hasByteSuffix("/" + logID) {
-            if let state = try logState(name) { return state }
+        for (id, ref) in try logRefs(of: file) where id.utf8.elementsEqual(logID.utf8) {
+            if let state = try logState(ref) { return state }
         }
         return nil
+    }
+
+    /// Every log ref of a file, with the log id its name ends in: one listing, no log read.
+    public func logRefs(of file: ObjectID) throws(StoreError) -> [(logID: String, ref: RefName)] {
+        try refs.list(prefix: RefNames.filePrefix(file) + "logs/").compactMap { (name, _) in
+            guard let slash = name.rawValue.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+            return (String(Substring(name.rawValue.utf8[name.rawValue.utf8.index(after: slash)...])), name)
+        }
     }
 
     /// How many logs a version has: one directory listing, no log read.

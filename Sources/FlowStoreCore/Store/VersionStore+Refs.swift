@@ -17,6 +17,13 @@ public enum RefNames {
 
     public static func filePrefix(_ file: ObjectID) -> String { "files/\(file.hex)/" }
 
+    /// The first segment of a ref name or listing prefix (`paths` of `paths/a/b` and of
+    /// `paths/`), by bytes; `nil` when it has no `/`. Listing stamps are kept per top segment.
+    public static func topSegment(of name: String) -> Substring? {
+        guard let slash = name.utf8.firstIndex(of: UInt8(ascii: "/")) else { return nil }
+        return Substring(name.utf8[..<slash])
+    }
+
     public static func head(_ file: ObjectID) -> RefName {
         RefName(validated: "files/\(file.hex)/head")
     }
